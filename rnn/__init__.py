@@ -1,0 +1,1 @@
+"""rnn: recurrent networks (RNN, LSTM, GRU) built only from tensorgrad."""

@@ -1,0 +1,221 @@
+"""Reverse-mode autodiff: the Function protocol, grad mode, and the backward walk.
+
+A Function is one primitive op. ``forward`` works on raw arrays (NumPy or CuPy)
+and may keep what its backward needs on ``self``; ``backward(grad)`` returns one
+gradient array (or None) per input, in input order. ``Function.apply`` runs the
+forward and, when gradients are wanted, records the op as the creator of its
+output, which is how the graph is built.
+
+``backward`` visits the graph iteratively (an explicit stack, never recursion),
+so a graph of any depth works, in time linear in its size.
+"""
+
+import threading
+
+import numpy
+
+from . import backend
+from .tensor import Tensor
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    """False inside a ``no_grad()`` block (per thread)."""
+    return getattr(_state, "enabled", True)
+
+
+class no_grad:
+    """Context manager: ops run inside it record no graph (for evaluation and updates)."""
+
+    def __enter__(self):
+        self.previous = is_grad_enabled()
+        _state.enabled = False
+
+    def __exit__(self, *exc):
+        _state.enabled = self.previous
+        return False
+
+
+class GraphFreedError(RuntimeError):
+    """backward() reached an op whose saved arrays were already released."""
+
+
+class Function:
+    """Base class of every primitive op: subclass it, write forward and backward.
+
+    ``forward(*arrays, **params)`` returns an array, or a tuple of arrays for an
+    op with several outputs. ``backward(*grads)`` gets one gradient per output
+    (None for an output nothing depended on) and returns a tuple with one
+    gradient per input (None where that input needs none); it must not modify
+    the gradients it is given. ``self.needs_grad[i]`` says whether input i wants
+    a gradient, so a backward can skip work.
+    """
+
+    parents = ()  # the input Tensors, set once the op is recorded in a graph
+    n_outputs = 1
+    freed = False
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors ``inputs``; returns a Tensor (or a tuple of them)."""
+        fn = cls.__new__(cls)
+        arrays = [t.data for t in inputs]
+        if backend._cupy is not None and len(inputs) > 1:
+            _check_one_device(cls.__name__, inputs)
+        try:
+            out = fn.forward(*arrays, **params)
+        except (ValueError, IndexError) as err:
+            raise fn.explain_error(err, arrays, params) from err
+        record = is_grad_enabled() and any(t.requires_grad for t in inputs)
+        if record:
+            fn.parents = inputs
+            fn.needs_grad = tuple(t.requires_grad for t in inputs)
+        else:
+            fn = None
+        if isinstance(out, tuple):
+            if fn is not None:
+                fn.n_outputs = len(out)
+            return tuple(Tensor._from_op(o, fn, i) for i, o in enumerate(out))
+        return Tensor._from_op(out, fn, 0)
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not written yet")
+
+    def backward(self, *grads):
+        raise NotImplementedError(f"{type(self).__name__}.backward is not written yet")
+
+    def explain_error(self, err, arrays, params):
+        """The error to raise when forward fails with ``err`` (ops override this to name shapes)."""
+        shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+        return ValueError(f"{type(self).__name__} on inputs of shapes {shapes}: {err}")
+
+    def release(self):
+        """Drop the saved arrays and inputs so their memory can be reclaimed."""
+        self.__dict__.clear()
+        self.freed = True
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+def _check_one_device(name, inputs):
+    devices = [backend.device_of(t.data) for t in inputs]
+    if any(d != devices[0] for d in devices):
+        listed = ", ".join(f"input {i} on {d!r}" for i, d in enumerate(devices))
+        raise backend.DeviceError(
+            f"{name}: tensors on different devices ({listed}); "
+            "move them to one device first with .to('cpu') or .to('cuda')")
+
+
+def _graph_order(root_fn):
+    """Every Function the root depends on, each after all Functions that consume it.
+
+    Depth-first search with an explicit stack; returns the reverse post-order,
+    so walking the list front to back visits an op only after every op that
+    uses its outputs has passed its gradient down.
+    """
+    post_order, seen = [], {root_fn}
+    stack = [(root_fn, iter(root_fn.parents))]
+    while stack:
+        fn, inputs = stack[-1]
+        for t in inputs:
+            child = t._creator
+            if child is not None and child not in seen:
+                if child.freed:
+                    raise _freed_error()
+                seen.add(child)
+                stack.append((child, iter(child.parents)))
+                break
+        else:
+            stack.pop()
+            post_order.append(fn)
+    post_order.reverse()
+    return post_order
+
+
+def _freed_error():
+    return GraphFreedError(
+        "backward() reached a part of the graph whose saved values were already freed by an "
+        "earlier backward(). Pass retain_graph=True to the first backward() to backpropagate "
+        "through the same graph again, or call .detach() on a tensor to start a new graph from it.")
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: none of the tensors it was "
+            "computed from had requires_grad=True (or it was computed inside no_grad())")
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a single-element tensor, but this one has "
+                f"shape {root.shape}; reduce it to a scalar loss first (e.g. .sum() or .mean()), "
+                "or pass grad= an array of the same shape")
+        xp = backend.get_array_module(root.data)
+        grad = xp.ones_like(root.data)
+    else:
+        grad = grad.data if isinstance(grad, Tensor) else grad
+        if tuple(grad.shape) != root.shape:
+            raise ValueError(f"backward(grad=...): grad has shape {tuple(grad.shape)} "
+                             f"but the tensor has shape {root.shape}; they must match")
+        if backend.device_of(grad) != root.device:
+            raise backend.DeviceError(f"backward(grad=...): grad is on {backend.device_of(grad)!r} "
+                                      f"but the tensor is on {root.device!r}")
+        grad = grad.astype(root.dtype, copy=False)
+
+    root_fn = root._creator
+    if root_fn is None:  # backward on a leaf: its gradient is the seed itself
+        _accumulate_leaf(root, grad)
+        return
+    if root_fn.freed:
+        raise _freed_error()
+    if root._retains_grad:
+        _accumulate_leaf(root, grad)
+
+    # Per op, the gradient reaching each of its outputs so far.
+    pending = {root_fn: {root._index: grad}}
+    for fn in _graph_order(root_fn):
+        out_grads = pending.pop(fn, None)
+        if out_grads is None:  # nothing downstream needed this op's outputs
+            if not retain_graph:
+                fn.release()
+            continue
+        if len(out_grads) == 1 and fn.n_outputs == 1:
+            in_grads = fn.backward(out_grads[0])
+        else:
+            in_grads = fn.backward(*(out_grads.get(i) for i in range(fn.n_outputs)))
+        parents = fn.parents
+        if not isinstance(in_grads, tuple) or len(in_grads) != len(parents):
+            raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
+                            f"per input ({len(parents)}), got {type(in_grads).__name__}"
+                            + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
+        for i, (t, g) in enumerate(zip(parents, in_grads, strict=True)):
+            if g is None or not t.requires_grad:
+                continue
+            if g.shape != t.data.shape:
+                raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                 f"{tuple(g.shape)} for input {i} of shape {t.shape}; it must "
+                                 "match the input's shape")
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+            creator = t._creator
+            if creator is None:
+                _accumulate_leaf(t, g)
+                continue
+            if t._retains_grad:
+                _accumulate_leaf(t, g)
+            slots = pending.setdefault(creator, {})
+            previous = slots.get(t._index)
+            slots[t._index] = g if previous is None else previous + g
+        if not retain_graph:
+            fn.release()
+
+
+def _accumulate_leaf(t, g):
+    # A fresh array: gradients passed between ops may be shared views, and
+    # optimizers and clipping are allowed to modify .grad in place.
+    t.grad = g.copy() if t.grad is None else t.grad + g
+    if isinstance(t.grad, numpy.generic):  # NumPy turns 0-d results into scalars
+        t.grad = numpy.asarray(t.grad)

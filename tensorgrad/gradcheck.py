@@ -1,0 +1,71 @@
+"""Check a backward against central finite differences, in float64, element by element."""
+
+import numpy
+
+from . import backend
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """The analytical gradient disagrees with the numerical one."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
+    """True if backward through ``fn(*inputs)`` matches finite differences; raises if not.
+
+    fn: takes the tensors in ``inputs`` and returns a tensor of any shape.
+    inputs: float64 tensors; those with requires_grad=True are checked.
+    The output is reduced to a scalar with fixed random weights w, so
+    L = sum(w * fn(*inputs)), and for every element x_i of every checked input
+    dL/dx_i from backward() must match (L(x_i + eps) - L(x_i - eps)) / (2 eps)
+    within atol + rtol * |numerical|. The error names the worst element.
+    """
+    inputs = list(inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    for i in checked:
+        if inputs[i].dtype != numpy.float64:
+            raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need "
+                            "float64 (tg.tensor(..., dtype=np.float64, requires_grad=True))")
+
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    xp = backend.get_array_module(out.data)
+    weights = xp.asarray(numpy.random.default_rng(seed).standard_normal(out.shape))
+
+    def loss():
+        return float((fn(*inputs).data * weights).sum())
+
+    for i in checked:
+        inputs[i].grad = None
+    if not out.requires_grad:
+        raise GradcheckError("gradcheck: fn's output does not depend on any input that requires grad")
+    (out * Tensor(weights)).sum().backward()
+
+    worst = None  # (excess over tolerance, input, index, analytical, numerical)
+    for i in checked:
+        x = inputs[i]
+        analytical = backend.to_numpy(x.grad) if x.grad is not None else numpy.zeros(x.shape)
+        numerical = numpy.zeros(x.shape)
+        flat = x.data.reshape(-1)  # a view: writing it perturbs x in place
+        for k in range(flat.size):
+            original = flat[k].item()
+            flat[k] = original + eps
+            plus = loss()
+            flat[k] = original - eps
+            minus = loss()
+            flat[k] = original
+            numerical.reshape(-1)[k] = (plus - minus) / (2 * eps)
+        excess = numpy.abs(analytical - numerical) - (atol + rtol * numpy.abs(numerical))
+        if excess.size and (worst is None or excess.max() > worst[0]):
+            k = numpy.unravel_index(int(excess.argmax()), x.shape)
+            worst = (excess.max(), i, k, analytical[k], numerical[k])
+    if worst is not None and worst[0] > 0:
+        _, i, k, a, n = worst
+        raise GradcheckError(
+            f"gradcheck failed: input {i}, element {tuple(int(j) for j in k)}: backward gives {a:.10g} "
+            f"but finite differences give {n:.10g} (difference {abs(a - n):.3g}, "
+            f"allowed {atol + rtol * abs(n):.3g})")
+    return True

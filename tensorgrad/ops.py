@@ -1,0 +1,471 @@
+"""The primitive ops. Each is one Function: forward on raw arrays beside its backward.
+
+Notation in the docstrings: g is the gradient arriving at the output,
+dL/dx what backward returns for input x. Broadcasting is undone in one place,
+``sum_to``, never per op.
+"""
+
+import numpy
+
+from .autograd import Function
+from .backend import device_of, get_array_module, to_device
+
+
+class ShapeError(ValueError):
+    """An op was given shapes it cannot combine."""
+
+
+def sum_to(grad, shape):
+    """Sum ``grad`` over the axes broadcasting added or stretched, giving ``shape``.
+
+    If y = broadcast(x) then dL/dx = sum_to(dL/dy, x.shape): every copy of an
+    element that broadcasting made sends its gradient back to that element.
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _fmt(shape):
+    return str(tuple(int(n) for n in shape))
+
+
+class _Elementwise(Function):
+    """Shared error message for the ops that broadcast two operands."""
+
+    def explain_error(self, err, arrays, params):
+        a, b = (_fmt(x.shape) for x in arrays[:2])
+        return ShapeError(
+            f"{type(self).__name__.lower()}: shapes {a} and {b} cannot be broadcast together. "
+            "Compared from the last axis, each pair of sizes must be equal or one of them 1; "
+            "reshape one operand (e.g. x.reshape(...) to add a size-1 axis) so they line up")
+
+
+class Add(_Elementwise):
+    """f = a + b;  dL/da = g,  dL/db = g."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a + b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if self.needs_grad[0] else None,
+                sum_to(g, sb) if self.needs_grad[1] else None)
+
+
+class Sub(_Elementwise):
+    """f = a - b;  dL/da = g,  dL/db = -g."""
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return a - b
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        return (sum_to(g, sa) if self.needs_grad[0] else None,
+                sum_to(-g, sb) if self.needs_grad[1] else None)
+
+
+class Mul(_Elementwise):
+    """f = a * b;  dL/da = g * b,  dL/db = g * a."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        return (sum_to(g * b, a.shape) if self.needs_grad[0] else None,
+                sum_to(g * a, b.shape) if self.needs_grad[1] else None)
+
+
+class Div(_Elementwise):
+    """f = a / b;  dL/da = g / b,  dL/db = -g * a / b^2."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        g_over_b = g / b
+        return (sum_to(g_over_b, a.shape) if self.needs_grad[0] else None,
+                sum_to(-g_over_b * a / b, b.shape) if self.needs_grad[1] else None)
+
+
+class Neg(Function):
+    """f = -x;  dL/dx = -g."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return (-g,)
+
+
+class Pow(Function):
+    """f = x ** p for a constant p;  dL/dx = g * p * x ** (p - 1)."""
+
+    def forward(self, x, exponent):
+        self.x, self.p = x, exponent
+        return x ** exponent
+
+    def backward(self, g):
+        return (g * self.p * self.x ** (self.p - 1),)
+
+
+class Exp(Function):
+    """f = e^x;  dL/dx = g * e^x."""
+
+    def forward(self, x):
+        self.y = get_array_module(x).exp(x)
+        return self.y
+
+    def backward(self, g):
+        return (g * self.y,)
+
+
+class Log(Function):
+    """f = ln x;  dL/dx = g / x."""
+
+    def forward(self, x):
+        self.x = x
+        return get_array_module(x).log(x)
+
+    def backward(self, g):
+        return (g / self.x,)
+
+
+class Tanh(Function):
+    """f = tanh x;  dL/dx = g * (1 - f^2)."""
+
+    def forward(self, x):
+        self.y = get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, g):
+        return (g * (1 - self.y * self.y),)
+
+
+def sigmoid_array(x):
+    """1 / (1 + e^-x) computed without overflow: only e^-|x|, which is at most 1, is formed."""
+    xp = get_array_module(x)
+    z = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+class Sigmoid(Function):
+    """f = 1 / (1 + e^-x);  dL/dx = g * f * (1 - f)."""
+
+    def forward(self, x):
+        self.y = sigmoid_array(x)
+        return self.y
+
+    def backward(self, g):
+        y = self.y
+        return (g * y * (1 - y),)
+
+
+class Relu(Function):
+    """f = max(x, 0);  dL/dx = g where x > 0, else 0."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, g):
+        return (g * self.positive,)
+
+
+class MatMul(Function):
+    """f = a @ b (1-D, 2-D or batched, as NumPy);  dL/da = g @ b^T,  dL/db = a^T @ g."""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes "
+                             f"{_fmt(a.shape)} and {_fmt(b.shape)}; use * to scale by a scalar")
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        # A 1-D operand acts as a row (left) or column (right) vector; its axis
+        # is missing from g, so put it back before the 2-D rules apply.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        if a.ndim == 1:
+            g = g[..., None, :]
+        if b.ndim == 1:
+            g = g[..., None]
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = sum_to(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs_grad[1]:
+            gb = sum_to(a2.swapaxes(-1, -2) @ g, b2.shape).reshape(b.shape)
+        return ga, gb
+
+    def explain_error(self, err, arrays, params):
+        a, b = arrays
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            return ShapeError(
+                f"matmul: shapes {_fmt(a.shape)} @ {_fmt(b.shape)} do not line up: the last size "
+                f"of the left operand ({a.shape[-1]}) must equal the "
+                f"{'size' if b.ndim == 1 else 'second-to-last size'} of the right one ({inner_b}); "
+                "transpose one of them (x.T) or check which weight you meant")
+        return ShapeError(f"matmul: the batch axes of shapes {_fmt(a.shape)} and {_fmt(b.shape)} "
+                          "cannot be broadcast together")
+
+
+def _unreduce(g, in_shape, axis, keepdims):
+    """Broadcast a reduction's gradient back over the axes it reduced."""
+    xp = get_array_module(g)
+    if axis is None:
+        axis = tuple(range(len(in_shape)))
+    if not keepdims:
+        g = g.reshape([1 if i in axis else n for i, n in enumerate(in_shape)])
+    return xp.broadcast_to(g, in_shape)
+
+
+class Sum(Function):
+    """f = sum of x over ``axis``;  dL/dx = g copied back over the summed axes."""
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        return (_unreduce(g, self.shape, self.axis, self.keepdims),)
+
+
+class Mean(Function):
+    """f = mean of x over ``axis`` (n elements each);  dL/dx = g / n copied back."""
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        out = x.mean(axis=axis, keepdims=keepdims)
+        self.n = x.size // max(out.size, 1) if x.size else 1
+        return out
+
+    def backward(self, g):
+        return (_unreduce(g / self.n, self.shape, self.axis, self.keepdims),)
+
+
+class Max(Function):
+    """f = max of x over ``axis``;  dL/dx = g at the maximum (shared equally among ties), else 0."""
+
+    def forward(self, x, axis, keepdims):
+        if x.size == 0:
+            raise ValueError("max of an empty tensor is undefined")
+        m = x.max(axis=axis, keepdims=True)
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        self.at_max = x == m
+        return m if keepdims else m.reshape([n for i, n in enumerate(m.shape)
+                                             if axis is not None and i not in axis])
+
+    def backward(self, g):
+        count = self.at_max.sum(axis=self.axis, keepdims=True).astype(g.dtype)
+        share = _unreduce(g, self.shape, self.axis, self.keepdims)
+        return (share * self.at_max / count,)
+
+
+class Reshape(Function):
+    """f = x viewed with another shape;  dL/dx = g reshaped back."""
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+    def explain_error(self, err, arrays, params):
+        x = arrays[0]
+        return ShapeError(f"reshape: cannot view a tensor of shape {_fmt(x.shape)} ({x.size} elements) "
+                          f"as shape {tuple(params['shape'])}; the sizes must multiply to {x.size} "
+                          "(one size may be -1)")
+
+
+class Transpose(Function):
+    """f = x with axes permuted;  dL/dx = g with the inverse permutation."""
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g):
+        return (g.transpose(numpy.argsort(self.axes)),)
+
+
+def _is_advanced(index):
+    """True when an index holds an integer array, where a position may repeat."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
+
+
+class GetItem(Function):
+    """f = x[index];  dL/dx = zeros with g added at the indexed places (repeats accumulate)."""
+
+    def forward(self, x, index):
+        xp = get_array_module(x)
+        if xp is not numpy:  # index arrays must live where x lives
+            parts = [xp.asarray(i) if isinstance(i, numpy.ndarray) else i
+                     for i in (index if isinstance(index, tuple) else (index,))]
+            index = tuple(parts) if isinstance(index, tuple) else parts[0]
+        self.shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        full = xp.zeros(self.shape, dtype=g.dtype)
+        if _is_advanced(self.index):
+            xp.add.at(full, self.index, g)  # x[[0, 0]] sends two gradients to x[0]
+        else:
+            full[self.index] = g
+        return (full,)
+
+    def explain_error(self, err, arrays, params):
+        return IndexError(f"indexing a tensor of shape {_fmt(arrays[0].shape)}: {err}")
+
+
+class Concat(Function):
+    """f = the inputs joined along ``axis``;  dL/dx_i = the slice of g that x_i filled."""
+
+    def forward(self, *xs, axis):
+        xp = get_array_module(*xs)
+        self.axis = axis
+        self.ends = numpy.cumsum([x.shape[axis] for x in xs])[:-1].tolist()
+        return xp.concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        return tuple(get_array_module(g).split(g, self.ends, axis=self.axis))
+
+    def explain_error(self, err, arrays, params):
+        shapes = ", ".join(_fmt(x.shape) for x in arrays)
+        return ShapeError(f"concat along axis {params['axis']}: shapes {shapes} must match on every "
+                          f"other axis ({err})")
+
+
+class Stack(Function):
+    """f = the inputs stacked along a new ``axis``;  dL/dx_i = g[..., i, ...]."""
+
+    def forward(self, *xs, axis):
+        self.axis = axis
+        return get_array_module(*xs).stack(xs, axis=axis)
+
+    def backward(self, g):
+        moved = get_array_module(g).moveaxis(g, self.axis, 0)
+        return tuple(moved)
+
+    def explain_error(self, err, arrays, params):
+        shapes = ", ".join(_fmt(x.shape) for x in arrays)
+        return ShapeError(f"stack: every tensor must have the same shape, got {shapes}")
+
+
+class Where(_Elementwise):
+    """f = a where cond else b;  dL/da = g where cond,  dL/db = g where not cond."""
+
+    def forward(self, a, b, cond):
+        xp = get_array_module(a, b)
+        self.cond, self.shapes = cond, (a.shape, b.shape)
+        return xp.where(cond, a, b)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        sa, sb = self.shapes
+        zero = xp.zeros((), dtype=g.dtype)
+        return (sum_to(xp.where(self.cond, g, zero), sa) if self.needs_grad[0] else None,
+                sum_to(xp.where(self.cond, zero, g), sb) if self.needs_grad[1] else None)
+
+    def explain_error(self, err, arrays, params):
+        a, b = (_fmt(x.shape) for x in arrays)
+        return ShapeError(f"where: condition {_fmt(numpy.shape(params['cond']))}, a {a} and b {b} "
+                          "cannot be broadcast together")
+
+
+class Softmax(Function):
+    """y = e^x / sum e^x over ``axis``;  dL/dx = y * (g - sum(g * y))."""
+
+    def forward(self, x, axis):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))  # the shift keeps exp from overflowing
+        self.y, self.axis = e / e.sum(axis=axis, keepdims=True), axis
+        return self.y
+
+    def backward(self, g):
+        y = self.y
+        return (y * (g - (g * y).sum(axis=self.axis, keepdims=True)),)
+
+
+def log_softmax_array(x, axis):
+    """x - log(sum e^x) over ``axis``, shifted by the max so nothing overflows."""
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - log(sum e^x) over ``axis``;  dL/dx = g - e^y * sum(g)."""
+
+    def forward(self, x, axis):
+        self.y, self.axis = log_softmax_array(x, axis), axis
+        return self.y
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        return (g - xp.exp(self.y) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Function):
+    """L = -sum_n w_n log softmax(x_n)[t_n] / sum w;  dL/dx_n = g w_n (softmax(x_n) - onehot(t_n)) / sum w.
+
+    x: logits (N, C); targets: ints (N,); weights: (N,) or None (all ones);
+    with reduction="sum" the division by sum w is left out.
+    """
+
+    def forward(self, x, targets, weights, reduction):
+        xp = get_array_module(x)
+        logp = log_softmax_array(x, axis=1)
+        rows = xp.arange(x.shape[0])
+        picked = logp[rows, targets]
+        if weights is not None:
+            picked = picked * weights
+        total = 1 if reduction == "sum" else (x.shape[0] if weights is None else weights.sum())
+        self.logp, self.rows, self.targets, self.weights, self.total = logp, rows, targets, weights, total
+        return -picked.sum() / total
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        grad = xp.exp(self.logp)
+        grad[self.rows, self.targets] -= 1
+        if self.weights is not None:
+            grad *= self.weights[:, None]
+        grad *= g / self.total
+        return (grad,)
+
+
+class ToDevice(Function):
+    """f = x copied to another device;  dL/dx = g copied back."""
+
+    def forward(self, x, device):
+        self.source = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, g):
+        return (to_device(g, self.source),)
+
+
+class Cast(Function):
+    """f = x converted to another dtype;  dL/dx = g converted back."""
+
+    def forward(self, x, dtype):
+        self.source = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return (g.astype(self.source),)
