@@ -37,6 +37,10 @@ class no_grad:
         return False
 
 
+class ShapeError(ValueError):
+    """An op was given shapes it cannot combine."""
+
+
 class GraphFreedError(RuntimeError):
     """backward() reached an op whose saved arrays were already released."""
 
@@ -65,6 +69,8 @@ class Function:
             _check_one_device(cls.__name__, inputs)
         try:
             out = fn.forward(*arrays, **params)
+        except ShapeError:
+            raise
         except (ValueError, IndexError) as err:
             raise fn.explain_error(err, arrays, params) from err
         record = is_grad_enabled() and any(t.requires_grad for t in inputs)
@@ -194,6 +200,8 @@ def backward(root, grad=None, retain_graph=False):
         for i, (t, g) in enumerate(zip(parents, in_grads, strict=True)):
             if g is None or not t.requires_grad:
                 continue
+            if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
+                g = numpy.asarray(g)
             if g.shape != t.data.shape:
                 raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
                                  f"{tuple(g.shape)} for input {i} of shape {t.shape}; it must "
@@ -217,5 +225,3 @@ def _accumulate_leaf(t, g):
     # A fresh array: gradients passed between ops may be shared views, and
     # optimizers and clipping are allowed to modify .grad in place.
     t.grad = g.copy() if t.grad is None else t.grad + g
-    if isinstance(t.grad, numpy.generic):  # NumPy turns 0-d results into scalars
-        t.grad = numpy.asarray(t.grad)

@@ -25,6 +25,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
     for i in checked:
+        if not inputs[i].is_leaf:
+            raise ValueError(f"gradcheck: input {i} was made by an op ({type(inputs[i].grad_fn).__name__}), "
+                             "so backward keeps no .grad for it; pass a leaf tensor instead, e.g. "
+                             "x.detach().requires_grad_()")
         if inputs[i].dtype != numpy.float64:
             raise TypeError(f"gradcheck: input {i} is {inputs[i].dtype}; finite differences need "
                             "float64 (tg.tensor(..., dtype=np.float64, requires_grad=True))")

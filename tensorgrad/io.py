@@ -58,6 +58,13 @@ def load(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise CheckpointError(f"load: {path!r} is a single .npy array, not a .npz checkpoint")
+    if not magic.startswith(b"PK"):
+        raise CheckpointError(f"load: {path!r} is not a readable .npz checkpoint (it is not a zip "
+                              "archive); was it written by tg.save?")
     try:
         with numpy.load(path, allow_pickle=False) as archive:
             flat = {name: archive[name] for name in archive.files}
@@ -70,8 +77,6 @@ def load(path):
         raise CheckpointError(f"load: {path!r} is not a readable .npz checkpoint "
                               f"({type(err).__name__}: {err}); was it truncated or written by "
                               "another program?") from None
-    if isinstance(flat, numpy.ndarray):
-        raise CheckpointError(f"load: {path!r} is a single .npy array, not a .npz checkpoint")
     state = {}
     for name, array in flat.items():
         *parents, leaf = name.split("/")

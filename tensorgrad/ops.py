@@ -7,12 +7,8 @@ dL/dx what backward returns for input x. Broadcasting is undone in one place,
 
 import numpy
 
-from .autograd import Function
+from .autograd import Function, ShapeError
 from .backend import device_of, get_array_module, to_device
-
-
-class ShapeError(ValueError):
-    """An op was given shapes it cannot combine."""
 
 
 def sum_to(grad, shape):
@@ -198,10 +194,10 @@ class MatMul(Function):
         # is missing from g, so put it back before the 2-D rules apply.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        if a.ndim == 1:
-            g = g[..., None, :]
         if b.ndim == 1:
             g = g[..., None]
+        if a.ndim == 1:
+            g = g[..., None, :]
         ga = gb = None
         if self.needs_grad[0]:
             ga = sum_to(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)

@@ -1,0 +1,217 @@
+"""The backward walk: iterative, linear, frees the graph, accumulates gradients correctly."""
+
+import threading
+
+import numpy as np
+import pytest
+from tensors import f64
+
+import tensorgrad as tg
+
+
+def test_100k_step_unrolled_chain_backprops_without_recursion_error():
+    # h_t = tanh(h_{t-1} @ W + x_t), T = 100,000: far deeper than Python's recursion limit.
+    T, H = 100_000, 3
+    rng = np.random.default_rng(0)
+    W0 = rng.standard_normal((H, H)) * 0.4
+    xs = rng.standard_normal((T, H)) * 0.5
+    W = tg.tensor(W0, requires_grad=True)
+    h = tg.zeros(H, dtype=np.float64)
+    for t in range(T):
+        h = (h @ W + xs[t]).tanh()
+    h.sum().backward()
+
+    # The same gradient by hand-written BPTT in NumPy.
+    hs = np.zeros((T + 1, H))
+    for t in range(T):
+        hs[t + 1] = np.tanh(hs[t] @ W0 + xs[t])
+    dW, dh = np.zeros_like(W0), np.ones(H)
+    for t in reversed(range(T)):
+        da = dh * (1 - hs[t + 1] ** 2)
+        dW += np.outer(hs[t], da)
+        dh = da @ W0.T
+    np.testing.assert_allclose(W.grad, dW, rtol=1e-10, atol=1e-12)
+
+
+def test_second_backward_through_freed_graph_names_retain_graph(device):
+    x = f64([1.0, 2.0], device)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(tg.GraphFreedError, match="retain_graph") as info:
+        y.backward()
+    assert "detach()" in str(info.value)
+
+
+def test_freed_intermediate_is_detected_from_a_new_root(device):
+    x = f64([1.0, 2.0], device)
+    h = x.exp()
+    h.sum().backward()
+    with pytest.raises(tg.GraphFreedError, match="retain_graph"):
+        (h * 2).sum().backward()
+
+
+def test_retain_graph_allows_a_second_backward_that_accumulates(device):
+    x = f64([1.0, 2.0], device)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, [4.0, 8.0])
+
+
+def test_backward_on_non_scalar_without_grad_explains_how_to_fix(device):
+    x = f64([1.0, 2.0], device)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*\.sum\(\)"):
+        (x * 2).backward()
+
+
+def test_backward_with_explicit_grad_on_non_scalar(device):
+    x = f64([1.0, 2.0], device)
+    (x * 3).backward(grad=np.array([1.0, 10.0]) if device == "cpu" else tg.tensor([1.0, 10.0],
+                     dtype=np.float64, device=device))
+    np.testing.assert_allclose(x.grad, [3.0, 30.0])
+
+
+def test_backward_grad_of_wrong_shape_is_rejected(device):
+    x = f64([1.0, 2.0], device)
+    with pytest.raises(ValueError, match=r"shape \(3,\).*shape \(2,\)"):
+        (x * 3).backward(grad=tg.tensor([1.0, 1.0, 1.0], dtype=np.float64, device=device))
+
+
+def test_backward_on_tensor_without_grad_history_is_an_error(device):
+    x = tg.tensor([1.0, 2.0], device=device)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (x * 2).sum().backward()
+
+
+def test_gradients_accumulate_across_backward_calls(device):
+    x = f64([1.0, 2.0], device)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, [5.0, 5.0])
+
+
+def test_diamond_graph_sums_both_paths(device):
+    x = f64([0.5, -1.0], device)
+    a = x.tanh()
+    y = (a * a + a.exp()).sum()  # a is used twice
+    y.backward()
+    t = np.tanh([0.5, -1.0])
+    np.testing.assert_allclose(x.grad, (2 * t + np.exp(t)) * (1 - t**2), rtol=1e-12)
+
+
+def test_leaf_gradients_are_never_the_same_array(device):
+    a, b = f64([1.0], device), f64([2.0], device)
+    (a + b).sum().backward()
+    assert a.grad is not b.grad
+    a.grad *= 10  # clipping or an optimizer may scale in place
+    np.testing.assert_allclose(b.grad, [1.0])
+
+
+def test_retain_grad_keeps_an_intermediate_gradient(device):
+    x = f64([1.0, 2.0], device)
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, [6.0, 12.0])
+    assert h.grad_fn is not None
+
+
+def test_no_grad_records_nothing_and_restores(device):
+    x = f64([1.0], device)
+    with tg.no_grad():
+        y = x * 2
+        with tg.no_grad():
+            pass
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_no_grad_is_per_thread():
+    seen = []
+    with tg.no_grad():
+        thread = threading.Thread(target=lambda: seen.append(tg.is_grad_enabled()))
+        thread.start()
+        thread.join()
+    assert seen == [True]
+
+
+def test_detach_cuts_history_and_shares_data(device):
+    x = f64([1.0, 2.0], device)
+    d = (x * 2).detach()
+    assert d.is_leaf and not d.requires_grad
+    y = (d * x).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad, [2.0, 4.0])  # no gradient through d
+
+
+def test_backward_on_a_leaf_sets_its_own_grad(device):
+    x = f64([3.0], device)
+    x.backward()
+    np.testing.assert_allclose(x.grad, [1.0])
+
+
+class _Twice(tg.Function):
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return (2 * g,)
+
+
+class _WrongCount(_Twice):
+    def backward(self, g):
+        return 2 * g, g
+
+
+class _WrongShape(_Twice):
+    def backward(self, g):
+        return (g.sum(),)
+
+
+class _SplitHalves(tg.Function):
+    """Two outputs: the first half and twice the second half."""
+
+    def forward(self, x):
+        self.n = x.shape[0]
+        return x[: self.n // 2].copy(), 2 * x[self.n // 2:]
+
+    def backward(self, g_first, g_second):
+        xp = tg.get_array_module(g_first if g_first is not None else g_second)
+        g = xp.zeros(self.n)
+        if g_first is not None:
+            g[: self.n // 2] = g_first
+        if g_second is not None:
+            g[self.n // 2:] = 2 * g_second
+        return (g,)
+
+
+def test_custom_function_backward(device):
+    x = f64([1.0, -2.0], device)
+    _Twice.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+
+
+def test_custom_backward_returning_wrong_count_is_named(device):
+    x = f64([1.0], device)
+    with pytest.raises(TypeError, match="_WrongCount.backward must return a tuple with one gradient"):
+        _WrongCount.apply(x).sum().backward()
+
+
+def test_custom_backward_returning_wrong_shape_is_named(device):
+    x = f64([1.0, 2.0], device)
+    with pytest.raises(ValueError, match=r"_WrongShape.backward returned a gradient of shape \(\)"):
+        _WrongShape.apply(x).sum().backward()
+
+
+def test_multi_output_function_gets_none_for_unused_output(device):
+    x = f64([1.0, 2.0, 3.0, 4.0], device)
+    first, second = _SplitHalves.apply(x)
+    second.sum().backward()
+    np.testing.assert_allclose(x.grad, [0.0, 0.0, 2.0, 2.0])
+
+
+def test_multi_output_function_sums_both_outputs(device):
+    x = f64([1.0, 2.0, 3.0, 4.0], device)
+    first, second = _SplitHalves.apply(x)
+    (first.sum() * 3 + second.sum()).backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0, 2.0, 2.0])

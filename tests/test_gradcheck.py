@@ -1,0 +1,52 @@
+"""gradcheck itself: it passes correct backwards and catches wrong ones, naming the worst element."""
+
+import numpy as np
+import pytest
+from tensors import f64
+
+import tensorgrad as tg
+
+
+class _WrongSquare(tg.Function):
+    """f = x^2 with a deliberately wrong backward (2x + 1 at the last element)."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        wrong = 2 * self.x
+        wrong[..., -1] += 1
+        return (g * wrong,)
+
+
+def test_gradcheck_passes_a_correct_backward():
+    assert tg.gradcheck(lambda x: (x * x).sum(axis=0), [f64(np.ones((3, 2)))])
+
+
+def test_gradcheck_names_the_wrong_element():
+    x = f64(np.arange(1.0, 7.0).reshape(2, 3))
+    with pytest.raises(tg.GradcheckError, match=r"input 0, element \(\d, 2\)"):
+        tg.gradcheck(_WrongSquare.apply, [x])
+
+
+def test_gradcheck_needs_float64():
+    x = tg.tensor([1.0], requires_grad=True)
+    with pytest.raises(TypeError, match="float64"):
+        tg.gradcheck(lambda x: x * 2, [x])
+
+
+def test_gradcheck_needs_an_input_that_requires_grad():
+    with pytest.raises(ValueError, match="nothing to check"):
+        tg.gradcheck(lambda x: x * 2, [f64([1.0], requires_grad=False)])
+
+
+def test_gradcheck_refuses_non_leaf_inputs():
+    with pytest.raises(ValueError, match="made by an op"):
+        tg.gradcheck(lambda x: x * 2, [f64([1.0]) * 2])
+
+
+def test_gradcheck_leaves_inputs_unchanged():
+    x = f64([0.3, -0.7])
+    tg.gradcheck(lambda x: x.tanh(), [x])
+    np.testing.assert_array_equal(x.data, [0.3, -0.7])
