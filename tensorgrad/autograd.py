@@ -73,10 +73,9 @@ class Function:
             raise
         except (ValueError, IndexError) as err:
             raise fn.explain_error(err, arrays, params) from err
-        record = is_grad_enabled() and any(t.requires_grad for t in inputs)
-        if record:
-            fn.parents = inputs
-            fn.needs_grad = tuple(t.requires_grad for t in inputs)
+        needs_grad = tuple([t.requires_grad for t in inputs])
+        if True in needs_grad and is_grad_enabled():
+            fn.parents, fn.needs_grad = inputs, needs_grad
         else:
             fn = None
         if isinstance(out, tuple):
@@ -180,45 +179,54 @@ def backward(root, grad=None, retain_graph=False):
     if root._retains_grad:
         _accumulate_leaf(root, grad)
 
-    # Per op, the gradient reaching each of its outputs so far.
-    pending = {root_fn: {root._index: grad}}
+    # The gradient reaching each op's output so far: an array for a one-output
+    # op, {output index: array} for an op with several outputs.
+    pending = {root_fn: grad if root_fn.n_outputs == 1 else {root._index: grad}}
     for fn in _graph_order(root_fn):
-        out_grads = pending.pop(fn, None)
-        if out_grads is None:  # nothing downstream needed this op's outputs
-            if not retain_graph:
-                fn.release()
+        out_grad = pending.pop(fn, None)
+        if out_grad is not None:
+            if fn.n_outputs == 1:
+                in_grads = fn.backward(out_grad)
+            else:
+                in_grads = fn.backward(*(out_grad.get(i) for i in range(fn.n_outputs)))
+            _pass_to_inputs(fn, in_grads, pending)
+        # else: no output of this op reached the root, so nothing flows through it
+        if not retain_graph:
+            fn.release()
+
+
+def _pass_to_inputs(fn, in_grads, pending):
+    """Hand each input's gradient on: into .grad for a leaf, into ``pending`` for an op's output."""
+    parents = fn.parents
+    if type(in_grads) is not tuple or len(in_grads) != len(parents):
+        raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
+                        f"per input ({len(parents)}), got {type(in_grads).__name__}"
+                        + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
+    for t, g in zip(parents, in_grads, strict=True):  # lengths checked above
+        if g is None or not t.requires_grad:
             continue
-        if len(out_grads) == 1 and fn.n_outputs == 1:
-            in_grads = fn.backward(out_grads[0])
+        data = t.data
+        if g.shape != data.shape:
+            raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                             f"{tuple(g.shape)} for input {parents.index(t)} of shape {t.shape}; "
+                             "it must match the input's shape")
+        if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
+            g = numpy.asarray(g)
+        if g.dtype != data.dtype:
+            g = g.astype(data.dtype)
+        creator = t._creator
+        if creator is None:
+            _accumulate_leaf(t, g)
+            continue
+        if t._retains_grad:
+            _accumulate_leaf(t, g)
+        if creator.n_outputs == 1:
+            previous = pending.get(creator)
+            pending[creator] = g if previous is None else previous + g
         else:
-            in_grads = fn.backward(*(out_grads.get(i) for i in range(fn.n_outputs)))
-        parents = fn.parents
-        if not isinstance(in_grads, tuple) or len(in_grads) != len(parents):
-            raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
-                            f"per input ({len(parents)}), got {type(in_grads).__name__}"
-                            + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
-        for i, (t, g) in enumerate(zip(parents, in_grads, strict=True)):
-            if g is None or not t.requires_grad:
-                continue
-            if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
-                g = numpy.asarray(g)
-            if g.shape != t.data.shape:
-                raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                 f"{tuple(g.shape)} for input {i} of shape {t.shape}; it must "
-                                 "match the input's shape")
-            if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
-            creator = t._creator
-            if creator is None:
-                _accumulate_leaf(t, g)
-                continue
-            if t._retains_grad:
-                _accumulate_leaf(t, g)
             slots = pending.setdefault(creator, {})
             previous = slots.get(t._index)
             slots[t._index] = g if previous is None else previous + g
-        if not retain_graph:
-            fn.release()
 
 
 def _accumulate_leaf(t, g):
