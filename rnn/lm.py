@@ -1,0 +1,80 @@
+"""A character-level language model: embedding -> RNN/LSTM/GRU stack -> linear, and sampling.
+
+    ids (T, B) --Embedding--> (T, B, E) --recurrent layers--> (T, B, H) --Linear--> logits (T, B, V)
+
+The model predicts the next character at every step; training minimises the
+cross-entropy of those predictions (nats per character; divide by ln 2 for bits).
+"""
+
+import math
+
+import numpy as np
+
+import tensorgrad as tg
+from tensorgrad import nn
+
+from .layers import GRU, LSTM, RNN
+
+LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+class CharLM(nn.Module):
+    """Next-character model. forward(ids (T, B), state) -> (logits (T, B, V), new state)."""
+
+    def __init__(self, vocab_size, hidden_size=256, num_layers=1, kind="lstm", embedding_size=64,
+                 dropout=0.0, dtype=np.float32, device=None):
+        if kind not in LAYERS:
+            raise ValueError(f"CharLM: kind must be one of {sorted(LAYERS)}, got {kind!r}")
+        self.vocab_size, self.kind = vocab_size, kind
+        self.embed = nn.Embedding(vocab_size, embedding_size, dtype=dtype, device=device)
+        self.rnn = LAYERS[kind](embedding_size, hidden_size, num_layers=num_layers,
+                                dropout=dropout, dtype=dtype, device=device)
+        self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype, device=device)
+
+    def forward(self, ids, state=None):
+        hidden, state = self.rnn(self.embed(ids), state)
+        return self.head(hidden), state
+
+    def loss(self, logits, targets):
+        """Mean cross-entropy in nats per character: logits (T, B, V), targets (T, B) ints."""
+        flat_targets = np.asarray(targets).reshape(-1)
+        return tg.functional.cross_entropy(logits.reshape(-1, self.vocab_size), flat_targets)
+
+
+def sample(model, vocab, length, temperature=1.0, top_k=None, prime="\n", rng=None):
+    """Generate ``length`` characters after ``prime``; returns prime + the new text.
+
+    Each next character is drawn from softmax(logits / temperature), keeping
+    only the top_k most likely characters when top_k is given. The same rng
+    seed gives the same text.
+    """
+    if not temperature > 0:
+        raise ValueError(f"sample: temperature must be positive, got {temperature}")
+    if top_k is not None and not 1 <= top_k:
+        raise ValueError(f"sample: top_k must be a positive int, got {top_k}")
+    if not prime:
+        raise ValueError("sample: the priming text must hold at least one character")
+    rng = rng if rng is not None else np.random.default_rng()
+    ids = vocab.encode(prime)  # a clear error names characters the vocabulary lacks
+    was_training = model.training
+    model.eval()
+    out = []
+    device = model.head.weight.device
+    with tg.no_grad():
+        logits, state = model(tg.tensor(ids[:, None], device=device))
+        for _ in range(length):
+            scores = logits.numpy()[-1, 0].astype(np.float64) / temperature
+            if top_k is not None and top_k < len(scores):
+                cutoff = np.sort(scores)[-top_k]
+                scores = np.where(scores >= cutoff, scores, -np.inf)
+            p = np.exp(scores - scores.max())
+            next_id = int(rng.choice(len(p), p=p / p.sum()))
+            out.append(next_id)
+            logits, state = model(tg.tensor(np.array([[next_id]]), device=device), state)
+    model.train(was_training)
+    return prime + vocab.decode(np.array(out, dtype=np.int64))
+
+
+def bits(nats):
+    """Nats per character -> bits per character."""
+    return nats / math.log(2)
