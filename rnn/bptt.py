@@ -19,7 +19,9 @@ through a bounded window and carries the state forward with ``detach()``, so
 its memory stays flat however long the stream is.
 """
 
+import numbers
 from collections import namedtuple
+from itertools import pairwise
 
 import tensorgrad as tg
 
@@ -61,40 +63,48 @@ def tbptt(model_step, loss_fn, inputs, targets, optimizer, k1, k2=None, state=No
     inputs (T, B, ...) and targets (T, B, ...) are time-major and aligned
     (for a language model: ``stream[:-1]`` and ``stream[1:]``); any object with
     ``len`` and slicing works (NumPy arrays, Tensors). Every k1 steps, at
-    t = k1, 2 k1, ... (and at t = T), one update:
+    t = k1, 2 k1, ..., one update:
 
         loss_t = loss_fn(output[t - k1 : t], targets[t - k1 : t])
         grad   = d loss_t / d params, backpropagated through steps t - k2 .. t - 1 only
 
     where the outputs come from running the model over inputs[t - k2 : t]
-    starting from h_(t - k2), the state at step t - k2 *detached*: a constant,
-    so no gradient flows past it. Windows are clipped at 0 at the start of the
-    stream, and the last one ends at T (it may train fewer than k1 steps).
+    starting from h_(t - k2), the state after step t - k2 - 1 *detached*: a
+    constant, so no gradient flows past it. The target at step s of a window
+    thus gets gradient from between k2 - k1 + 1 and k2 steps (s - (t - k2) + 1).
 
         time ->  0 ......... t-k2 ............ t-k1 ......... t
         window:              |<---------------- k2 ---------->|
                              h (detached)      |<--- k1 ----->|  loss here
                              |<- gradient flows back to here -|
 
+    At the start of the stream windows are clipped at 0 (they start from
+    ``state``). If k1 does not divide T, a last update trains the remaining
+    T mod k1 steps, its window reaching k2 - k1 steps before them.
+
     Each target is trained exactly once. With k1 = k2 = k (the common case)
     the windows are consecutive chunks and the state at the end of one chunk,
     detached, starts the next. With k1 < k2 windows overlap: the first
     k2 - k1 steps of a window only carry gradient back (their outputs are not
-    in the loss), and are recomputed with the current weights; the state that
-    will start the next window (at t + k1 - k2) is detached and kept from this
-    window's forward pass, so only one state is ever stored besides the graph.
+    in the loss), and are recomputed with the current weights (so a model
+    with dropout draws new masks for them); the state that will start the
+    next window (at t + k1 - k2) is detached and kept from this window's
+    forward pass, so besides one window's graph only one state is stored.
     Memory is therefore O(k2), whatever T is.
 
     optimizer: anything with ``zero_grad()`` and ``step()`` (and ``.params``
     when ``clip`` is given), e.g. ``tg.optim.Adam(model.parameters())``.
     clip: if given, the global gradient norm is clipped to it before each step.
-    Yields a TBPTTUpdate(loss, steps, state) after every update; the last one
-    holds the state at step T, to carry into the next pass over the data.
+    Returns a generator (arguments are checked at the call) that yields a
+    TBPTTUpdate(loss, steps, state) after every update; the last one holds
+    the state at step T, to carry into the next pass over the data:
+
+        for update in tbptt(model.step, loss_fn, x, y, opt, k1=35, clip=1.0):
+            print(update.loss)
     """
     k2 = k1 if k2 is None else k2
     for name, k in (("k1", k1), ("k2", k2)):
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"tbptt: {name} must be a positive int, got {k!r}")
+        _check_steps(k, "tbptt", name)
     if k1 > k2:
         raise ValueError(f"tbptt: k1={k1} > k2={k2} would leave targets untrained; "
                          "TBPTT(k1, k2) needs k1 <= k2 (k1 = k2 for plain chunks)")
@@ -107,6 +117,12 @@ def tbptt(model_step, loss_fn, inputs, targets, optimizer, k1, k2=None, state=No
     if clip is not None and not hasattr(optimizer, "params"):
         raise TypeError("tbptt: clip needs the optimizer's .params to clip; use a tg.optim optimizer")
 
+    return _tbptt_updates(model_step, loss_fn, inputs, targets, optimizer, k1, k2, state, clip)
+
+
+def _tbptt_updates(model_step, loss_fn, inputs, targets, optimizer, k1, k2, state, clip):
+    """The generator behind ``tbptt`` (split off so that bad arguments raise at the call)."""
+    T = len(inputs)
     window_state = detach_state(state)  # the detached state at the current window's start
     for loss_from in range(0, T, k1):
         end = min(loss_from + k1, T)
@@ -115,7 +131,7 @@ def tbptt(model_step, loss_fn, inputs, targets, optimizer, k1, k2=None, state=No
         # Run [start, end) in pieces, cut where the loss begins and where the next window starts.
         cuts = sorted({start, next_start, loss_from, end})
         h, outputs, next_state = window_state, [], window_state
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in pairwise(cuts):
             output, h = model_step(inputs[a:b], h)
             if a >= loss_from:
                 outputs.append(output)
@@ -138,8 +154,7 @@ def evaluate(model_step, loss_fn, inputs, targets, k, state=None):
     The mean weights each chunk by its number of steps, so it is the per-step
     mean when ``loss_fn`` averages over its chunk. Runs inside ``tg.no_grad()``.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"evaluate: k must be a positive int, got {k!r}")
+    _check_steps(k, "evaluate", "k")
     T = len(inputs)
     if len(targets) != T or T == 0:
         raise ValueError(f"evaluate: inputs ({T} steps) and targets ({len(targets)} steps) must be "
@@ -151,3 +166,8 @@ def evaluate(model_step, loss_fn, inputs, targets, k, state=None):
             output, state = model_step(inputs[a:b], state)
             total += loss_fn(output, targets[a:b]).item() * (b - a)
     return total / T, detach_state(state)
+
+
+def _check_steps(k, name, arg):
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"{name}: {arg} must be a positive int (a number of time steps), got {k!r}")

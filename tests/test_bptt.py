@@ -113,7 +113,7 @@ def test_tbptt_gradient_of_a_chunk_equals_full_bptt_on_it_from_the_carried_state
         model.zero_grad()
         full_bptt(model.step, mse, x[10 * n: 10 * (n + 1)], y[10 * n: 10 * (n + 1)],
                   state_after(model, x, 10 * n))
-        for p, g in zip(model.parameters(), opt.grads[n]):
+        for p, g in zip(model.parameters(), opt.grads[n], strict=True):
             np.testing.assert_allclose(g, p.grad, rtol=1e-10, atol=1e-12)
 
 
@@ -126,7 +126,7 @@ def test_tbptt_with_one_window_over_the_whole_stream_is_full_bptt():
     loss, state = full_bptt(model.step, mse, x, y)
     assert update.loss == pytest.approx(loss)
     np.testing.assert_allclose(update.state.numpy(), state.numpy())
-    for p, g in zip(model.parameters(), opt.grads[0]):
+    for p, g in zip(model.parameters(), opt.grads[0], strict=True):
         np.testing.assert_allclose(g, p.grad, rtol=1e-12)
 
 
@@ -157,7 +157,7 @@ def test_overlapping_window_gradient_matches_a_hand_unrolled_window(k1, k2):
         model.zero_grad()
         output, _ = model.step(x[start:end], state_after(model, x, start))
         mse(output[loss_from - start:], y[loss_from:end]).backward()
-        for p, g in zip(model.parameters(), opt.grads[n]):
+        for p, g in zip(model.parameters(), opt.grads[n], strict=True):
             np.testing.assert_allclose(g, p.grad, rtol=1e-10, atol=1e-12)
 
 
@@ -203,15 +203,15 @@ def tbptt_pass(model, x, y, k1, k2):
         pass
 
 
-@pytest.mark.parametrize("k1, k2", [(20, 20), (10, 30)])
+@pytest.mark.parametrize("k1, k2", [(20, 20), (10, 20)])
 def test_tbptt_memory_stays_flat_over_a_ten_times_longer_stream(k1, k2):
     model = Elman(dtype=np.float32, hidden=64)
-    short_x, short_y = (a.astype(np.float32) for a in stream(200, batch=32))
-    long_x, long_y = (a.astype(np.float32) for a in stream(2000, batch=32))
+    short_x, short_y = (a.astype(np.float32) for a in stream(120, batch=32))
+    long_x, long_y = (a.astype(np.float32) for a in stream(1200, batch=32))
     peak_memory(lambda: tbptt_pass(model, short_x, short_y, k1, k2))  # warm-up: one-off allocations
     short = peak_memory(lambda: tbptt_pass(model, short_x, short_y, k1, k2))
     long = peak_memory(lambda: tbptt_pass(model, long_x, long_y, k1, k2))
-    assert long < 1.5 * short, f"peak {long} bytes over 2000 steps vs {short} over 200"
+    assert long < 1.5 * short, f"peak {long} bytes over 1200 steps vs {short} over 120"
 
 
 def test_full_bptt_memory_grows_with_the_stream():
@@ -254,14 +254,14 @@ def test_k1_larger_than_k2_is_rejected():
     model = Elman()
     x, y = stream(10)
     with pytest.raises(ValueError, match="k1 <= k2"):
-        next(tbptt(model.step, mse, x, y, RecordingOptimizer(model.parameters()), k1=5, k2=3))
+        tbptt(model.step, mse, x, y, RecordingOptimizer(model.parameters()), k1=5, k2=3)
 
 
 def test_misaligned_inputs_and_targets_are_rejected():
     model = Elman()
     x, y = stream(10)
     with pytest.raises(ValueError, match="aligned"):
-        next(tbptt(model.step, mse, x, y[:-1], RecordingOptimizer(model.parameters()), k1=5))
+        tbptt(model.step, mse, x, y[:-1], RecordingOptimizer(model.parameters()), k1=5)
 
 
 def test_evaluate_in_chunks_equals_one_forward_over_the_stream():
@@ -282,3 +282,21 @@ def test_detach_state_cuts_tensors_inside_tuples():
     assert detached[0].is_leaf and not detached[0].requires_grad
     assert detached[1][0].is_leaf and detached[1][1] is None
     np.testing.assert_array_equal(detached[0].numpy(), h.numpy())
+
+
+def test_tbptt_carries_a_tuple_state_like_lstms_h_and_c():
+    model = Elman()
+    x, y = stream(20)
+    seen = []
+
+    def step(x_chunk, state):  # a state of two tensors, as an LSTM's (h, c)
+        seen.append(state)
+        h, c = (None, None) if state is None else state
+        output, h = model.step(x_chunk, h)
+        return output, (h, h * 0.5 if c is None else c + h)
+
+    *_, last = tbptt(step, mse, x, y, RecordingOptimizer(model.parameters()), k1=5)
+    assert isinstance(last.state, tuple) and len(last.state) == 2
+    assert len(seen) == 4
+    for state in seen[1:] + [last.state]:
+        assert all(s.is_leaf and not s.requires_grad for s in state)

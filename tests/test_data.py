@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import itertools
 import zlib
 from importlib import resources
 
@@ -234,5 +235,5 @@ def test_chunk_targets_are_inputs_shifted_by_one_across_boundaries():
     targets = np.concatenate([y for _, y in chunks])
     np.testing.assert_array_equal(inputs, stream[:-1])
     np.testing.assert_array_equal(targets, stream[1:])
-    for (_, y), (x_next, _) in zip(chunks, chunks[1:]):
+    for (_, y), (x_next, _) in itertools.pairwise(chunks):
         np.testing.assert_array_equal(y[-1], x_next[0])  # one chunk's last target starts the next

@@ -82,7 +82,8 @@ def test_hochreiter_markers_first_in_first_ten_second_in_first_half():
         marked = np.flatnonzero(markers[:, i] == 1.0)
         assert len(marked) == 2
         assert marked[0] < 10 and marked[1] < T // 2
-        assert np.count_nonzero(markers[: lengths[i], i]) == 2 + (marked[0] != 0) + (marked[1] != lengths[i] - 1)
+        minus_ones = (marked[0] != 0) + 1  # the first pair's -1 unless it is marked; the last pair's -1
+        assert np.count_nonzero(markers[: lengths[i], i]) == 2 + minus_ones
 
 
 def test_hochreiter_first_and_last_pairs_carry_minus_one_unless_marked():
@@ -90,7 +91,7 @@ def test_hochreiter_first_and_last_pairs_carry_minus_one_unless_marked():
     markers = x[..., 1]
     cols = np.arange(300)
     assert set(np.unique(markers[0])) <= {-1.0, 1.0}
-    np.testing.assert_array_equal(markers[lengths - 1, cols], -1.0)  # step T - 1 can never be marked 1
+    np.testing.assert_array_equal(markers[lengths - 1, cols], -1.0)  # the last pair is never marked 1
     assert (markers[0] == 1.0).any()  # with 300 sequences, the first pair gets marked sometimes
 
 
@@ -112,7 +113,7 @@ def test_hochreiter_steps_past_a_sequence_end_are_zero():
 def test_hochreiter_is_reproducible_from_a_seed():
     a = adding_problem_hochreiter(10, 30, rng=9)
     b = adding_problem_hochreiter(10, 30, rng=9)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
 
 
