@@ -42,26 +42,34 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     def loss():
         return float((fn(*inputs).data * weights).sum())
 
-    for i in checked:
-        inputs[i].grad = None
     if not out.requires_grad:
         raise GradcheckError("gradcheck: fn's output does not depend on any input that requires grad")
+    saved_grads = [inputs[i].grad for i in checked]  # given back afterwards: gradcheck only looks
+    for i in checked:
+        inputs[i].grad = None
     (out * Tensor(weights)).sum().backward()
+    try:
+        return _compare(inputs, checked, loss, eps, atol, rtol)
+    finally:
+        for i, g in zip(checked, saved_grads, strict=True):
+            inputs[i].grad = g
 
+
+def _compare(inputs, checked, loss, eps, atol, rtol):
+    """Backward's gradients (in .grad) against central differences of ``loss``; raise on the worst."""
     worst = None  # (excess over tolerance, input, index, analytical, numerical)
     for i in checked:
         x = inputs[i]
         analytical = backend.to_numpy(x.grad) if x.grad is not None else numpy.zeros(x.shape)
         numerical = numpy.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: writing it perturbs x in place
-        for k in range(flat.size):
-            original = flat[k].item()
-            flat[k] = original + eps
+        for k in numpy.ndindex(*x.shape):  # perturb x in place, one element at a time
+            original = x.data[k].item()
+            x.data[k] = original + eps
             plus = loss()
-            flat[k] = original - eps
+            x.data[k] = original - eps
             minus = loss()
-            flat[k] = original
-            numerical.reshape(-1)[k] = (plus - minus) / (2 * eps)
+            x.data[k] = original
+            numerical[k] = (plus - minus) / (2 * eps)
         excess = numpy.abs(analytical - numerical) - (atol + rtol * numpy.abs(numerical))
         if excess.size and (worst is None or excess.max() > worst[0]):
             k = numpy.unravel_index(int(excess.argmax()), x.shape)

@@ -109,6 +109,10 @@ class Tensor:
 
     def retain_grad(self):
         """Keep .grad for this intermediate (non-leaf) tensor after backward(); returns self."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad: no gradient "
+                               "will ever reach it. Create it with requires_grad=True (or compute it "
+                               "from tensors that have it)")
         self._retains_grad = True
         return self
 

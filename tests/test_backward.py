@@ -215,3 +215,8 @@ def test_multi_output_function_sums_both_outputs(device):
     first, second = _SplitHalves.apply(x)
     (first.sum() * 3 + second.sum()).backward()
     np.testing.assert_allclose(x.grad, [3.0, 3.0, 2.0, 2.0])
+
+
+def test_retain_grad_on_a_constant_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.zeros(3).retain_grad()

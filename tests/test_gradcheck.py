@@ -50,3 +50,15 @@ def test_gradcheck_leaves_inputs_unchanged():
     x = f64([0.3, -0.7])
     tg.gradcheck(lambda x: x.tanh(), [x])
     np.testing.assert_array_equal(x.data, [0.3, -0.7])
+
+
+def test_gradcheck_gives_back_the_inputs_gradients():
+    x = f64([0.3, -0.7])
+    x.grad = np.array([5.0, 6.0])
+    tg.gradcheck(lambda x: x.tanh(), [x])
+    np.testing.assert_array_equal(x.grad, [5.0, 6.0])
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    x = tg.tensor(np.arange(1.0, 7.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
+    assert tg.gradcheck(lambda x: (x * x).sum(axis=1), [x])

@@ -1,0 +1,67 @@
+"""Test-run setup shared by the unit tests and the lessons (run by nbval).
+
+- Pins the environment every kernel inherits (BLAS threads, PYTHONHASHSEED; see
+  tools/lessons.py, whose ``regenerate`` command pins the same), so the numbers a
+  lesson prints repeat exactly.
+- Points nbval at lessons/nbval_sanitize.cfg by absolute path (nbval reads the
+  option relative to the current directory).
+- Holds each notebook to a budget of cell time (ini option ``lesson_time_budget``,
+  seconds): the cell that goes over it fails, naming the notebook and its total.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+SANITIZE_FILE = ROOT / "lessons" / "nbval_sanitize.cfg"
+
+
+def _load_lessons_tool():
+    spec = importlib.util.spec_from_file_location("lessons_tool", ROOT / "tools" / "lessons.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+lessons_tool = _load_lessons_tool()
+lessons_tool.pin_environment()  # before any kernel starts
+
+_cell_time = {}  # notebook path -> seconds of cell time so far
+_over_budget = set()
+
+
+def pytest_addoption(parser):
+    parser.addini("lesson_time_budget", "seconds of cell time each lesson notebook may use", default="120")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
+        config.option.nbval_sanitize_with = str(SANITIZE_FILE)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when != "call" or item.path.suffix != ".ipynb":
+        return report
+    budget = float(item.config.getini("lesson_time_budget"))
+    spent = _cell_time[item.path] = _cell_time.get(item.path, 0.0) + call.duration
+    if spent > budget and item.path not in _over_budget and not report.failed:
+        _over_budget.add(item.path)
+        report.outcome = "failed"
+        report.longrepr = (f"{item.path.name} has used {spent:.1f} s of cell time, over its budget "
+                           f"of {budget:g} s (lesson_time_budget); make the lesson cheaper "
+                           "(smaller model, fewer steps)")
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if not _cell_time:
+        return
+    budget = float(config.getini("lesson_time_budget"))
+    terminalreporter.section("lesson cell time")
+    for path, seconds in sorted(_cell_time.items()):
+        terminalreporter.write_line(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
+                                    f"{seconds:.1f} s (budget {budget:g} s)")
