@@ -16,6 +16,12 @@ loop (warm-up first), repeated, and the median is printed, with ratios.
 
 Threads: --threads N (default 1) sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and
 MKL_NUM_THREADS before NumPy is imported, and torch.set_num_threads(N).
+
+The NumPy contenders are bound by OpenBLAS's GEMM speed, torch's by oneDNN's
+(its fused CPU LSTM/GRU). The header prints OPENBLAS_CORETYPE: an environment
+that pins it to an older core (e.g. Haswell, AVX2) on an AVX-512 machine halves
+NumPy's GEMM throughput while oneDNN still uses AVX-512, which shows in the
+ours/torch column but not in ours/numpy.
 """
 
 import argparse
@@ -187,7 +193,8 @@ def _ratio(ms, a, b, k):
 
 def main():
     print(f"threads: {ARGS.threads} (OMP/OPENBLAS/MKL_NUM_THREADS"
-          + (", torch.set_num_threads)" if torch is not None else "); torch not installed"))
+          + (", torch.set_num_threads)" if torch is not None else "); torch not installed")
+          + f"; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or '(auto)'}")
     print("median ms per training step; ratios of medians, and of minima in brackets")
     header = f"{'model':5} {'T':>4} {'B':>3} {'I':>4} {'H':>4} | {'ours':>8} {'numpy':>8} {'torch':>8} | " \
              f"{'ours/numpy':>13} | {'ours/torch':>13}"

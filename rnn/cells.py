@@ -79,87 +79,79 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reset_after
         h' = (1 - z) * n + z * h
     """
     H = h.shape[-1]
-    xw = x @ weight_ih.T
-    w_hrz, w_hn = weight_hh[0:2 * H], weight_hh[2 * H:3 * H]
+    xw = x @ weight_ih.T  # [W_ir x, W_iz x, W_in x] side by side
+    hw = h @ weight_hh.T  # [W_hr h, W_hz h, W_hn h]
     if bias_ih is not None:
-        xw = xw + bias_ih
-    rz = xw[:, 0:2 * H] + h @ w_hrz.T
-    if bias_hh is not None:
-        rz = rz + bias_hh[0:2 * H]
-    r, z = rz[:, 0:H].sigmoid(), rz[:, H:2 * H].sigmoid()
-    hn = (h @ w_hn.T) if reset_after else ((r * h) @ w_hn.T)
-    if bias_hh is not None:
-        hn = hn + bias_hh[2 * H:3 * H]
-    n = (xw[:, 2 * H:3 * H] + (r * hn if reset_after else hn)).tanh()
+        xw, hw = xw + bias_ih, hw + bias_hh
+    r = (xw[:, 0:H] + hw[:, 0:H]).sigmoid()
+    z = (xw[:, H:2 * H] + hw[:, H:2 * H]).sigmoid()
+    if reset_after:
+        n = (xw[:, 2 * H:3 * H] + r * hw[:, 2 * H:3 * H]).tanh()
+    else:  # W_hn h is not used: W_hn multiplies r * h instead
+        hn = (r * h) @ weight_hh[2 * H:3 * H].T
+        if bias_hh is not None:
+            hn = hn + bias_hh[2 * H:3 * H]
+        n = (xw[:, 2 * H:3 * H] + hn).tanh()
     return (1 - z) * n + z * h
 
 
 # ============================================== fused ops: one per sequence
-
-
-def _sigmoid_(a):
-    """a <- sigmoid(a) in place, as 1/2 + tanh(a/2)/2: no overflow for large |a|, no temporaries."""
-    xp = get_array_module(a)
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+#
+# A fused op runs one cell over a whole sequence as one Function. Its forward
+# keeps what the backward needs (every state and gate activation); its backward
+# walks t = T-1, ..., 0 over whole gate blocks. Work that does not depend on the
+# recurrence is done for all steps at once, as one GEMM: the input projection
+# X W_ih^T before the loop, and dX, dW_ih, dW_hh after it. Inside the loops the
+# arrays are updated in place (``out=``, ``*=``) so that a step makes few
+# temporaries; each line still states the equation it computes.
 
 
 class _SequenceFunction(Function):
-    """What the fused ops share: time order, masks, and the GEMMs over all steps at once.
+    """The frame the fused ops share: time order, lengths, and the call protocol.
 
-    apply(x, *states, weight_ih, weight_hh[, bias_ih, bias_hh], reverse=False, lengths=None)
+    apply(x, *states, weight_ih, weight_hh[, bias_ih, bias_hh], reverse=False, lengths=None, **options)
     x (T, B, I), each state (B, H) -> (out (T, B, H), *final states (B, H))
-
-    The input projection X W_ih^T of all T steps is one GEMM before the loop,
-    and after the backward loop dW_ih = dXW^T X and dX = dXW W_ih are one GEMM
-    each. The subclass runs the time loop (``steps_forward``/``steps_backward``).
 
     lengths (B,) ints or None: packed-sequence semantics. Sequence b is active
     at steps t < lengths[b]; past its end its state is carried unchanged (so the
-    final state is the one at its own last step) and its output is zero.
-    reverse: run from each sequence's own last step back to step 0. The data is
-    put into that order by a per-sequence gather, the loop runs forward, and
-    the outputs are gathered back; the gather is its own inverse.
+    final state is the one at its own last step), its output is zero and its
+    gradients pass straight back.
+    reverse: run from each sequence's own last step back to step 0. The input
+    is put into that order by a per-sequence gather, the loop runs forward, and
+    the output is gathered back; the gather is its own inverse.
+
+    Subclasses write ``steps_forward(x, states, weights, **options) -> (out, finals)``
+    and ``steps_backward(d_out, d_finals) -> (d_x, d_states, d_weights)``, in
+    processing order; ``self.active`` / ``self.finished`` ((T, B, 1) bool, or
+    None without lengths) say which sequences are running at each step. The
+    outputs may be views of the states kept for backward (no copy), which is
+    safe because tensorgrad ops never write into their inputs.
     """
 
     n_states = 1
 
     def forward(self, x, *arrays, reverse=False, lengths=None, **options):
         xp = get_array_module(x)
-        states, (w_ih, w_hh, *biases) = arrays[:self.n_states], arrays[self.n_states:]
-        b_ih, b_hh = biases if biases else (None, None)
-        T, B, I = x.shape
+        states, weights = arrays[:self.n_states], arrays[self.n_states:]
+        T, B, _ = x.shape
         self.order = _time_order(xp, T, B, reverse, lengths)
-        self.active = None if lengths is None else (xp.arange(T)[:, None] < xp.asarray(lengths))[:, :, None]
-        self.finished = None if lengths is None else ~self.active
-        x = self._reorder(x)
-        xw = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, -1)  # every step's input projection at once
-        if b_ih is not None:
-            xw += b_ih
-        self.x, self.w_ih, self.w_hh, self.has_bias = x, w_ih, w_hh, b_ih is not None
-        out, finals = self.steps_forward(xw, states, w_hh, b_hh, **options)
+        if lengths is None:
+            self.active = self.finished = None
+        else:
+            self.active = (xp.arange(T)[:, None] < xp.asarray(lengths))[:, :, None]
+            self.finished = ~self.active
+        out, finals = self.steps_forward(self._reorder(x), states, weights, **options)
         if self.active is not None:
-            out *= self.active  # zero outputs past each sequence's end
+            out = out * self.active  # zero outputs past each sequence's end
         return (self._reorder(out), *finals)
 
     def backward(self, d_out, *d_finals):
-        x, w_ih = self.x, self.w_ih
-        T, B, I = x.shape
         if d_out is not None:
             d_out = self._reorder(d_out)
             if self.active is not None:
                 d_out = d_out * self.active
-        d_xw, d_w_hh, d_b_hh, d_states = self.steps_backward(d_out, d_finals)
-        d_xw2 = d_xw.reshape(T * B, -1)
-        d_x = self._reorder((d_xw2 @ w_ih).reshape(T, B, I)) if self.needs_grad[0] else None
-        d_w_ih = d_xw2.T @ x.reshape(T * B, I)  # sum over all steps of dXW_t^T x_t: one GEMM
-        grads = [d_x, *d_states, d_w_ih, d_w_hh]
-        if self.has_bias:
-            grads += [d_xw2.sum(axis=0), d_b_hh]
-        return tuple(grads)
+        d_x, d_states, d_weights = self.steps_backward(d_out, d_finals)
+        return (None if d_x is None else self._reorder(d_x), *d_states, *d_weights)
 
     def _reorder(self, a):
         """``a`` (T, B, ...) in processing order (or back: the reordering is its own inverse)."""
@@ -169,12 +161,10 @@ class _SequenceFunction(Function):
             return a[::-1]
         return a[self.order, get_array_module(a).arange(a.shape[1])[None, :]]
 
-    def _finished(self, t):
-        """(B, 1) bool: which sequences are past their end at step t (None when all are active)."""
-        return None if self.active is None else self.finished[t]
-
-    def _zeros_or(self, d, like):
-        return get_array_module(like).zeros_like(like) if d is None else d.copy()
+    def _initial_grads(self, d_finals, like):
+        """The gradients reaching the final states, as fresh arrays the loop may update in place."""
+        xp = get_array_module(like)
+        return [xp.zeros_like(like) if d is None else d.copy() for d in d_finals]
 
 
 def _time_order(xp, T, B, reverse, lengths):
@@ -192,255 +182,400 @@ def _time_order(xp, T, B, reverse, lengths):
     return xp.asarray(numpy.where(t < L, L - 1 - t, t))
 
 
+def _project(x, w, b):
+    """X W^T + b for every step at once: (T, B, I) -> (T, B, G), one GEMM."""
+    T, B, I = x.shape
+    xw = (x.reshape(T * B, I) @ w.T).reshape(T, B, -1)
+    if b is not None:
+        xw += b
+    return xw
+
+
+def _input_grad(d_pre, w):
+    """dL/dX = dA W for every step at once: (T, B, G), (G, I) -> (T, B, I), one GEMM."""
+    T, B, G = d_pre.shape
+    return (d_pre.reshape(T * B, G) @ w).reshape(T, B, -1)
+
+
+def _weight_grad(d_pre, inputs):
+    """dL/dW = sum_t dA_t^T inputs_t: (T, B, G), (T, B, K) -> (G, K), one GEMM over all steps."""
+    T, B, G = d_pre.shape
+    return d_pre.reshape(T * B, G).T @ inputs.reshape(T * B, -1)
+
+
+def _bias_grad(d_pre):
+    """dL/db = sum over steps and batch of dA: (T, B, G) -> (G,)."""
+    return d_pre.reshape(-1, d_pre.shape[-1]).sum(axis=0)
+
+
+def _bias_sum(biases):
+    """b_ih + b_hh (both enter the same pre-activation), or None without biases."""
+    return biases[0] + biases[1] if biases else None
+
+
 class RNNSequence(_SequenceFunction):
-    """Elman RNN over a sequence:  h_t = act(a_t),  a_t = XW_t + b_hh + h_{t-1} W_hh^T.
+    """Elman RNN over a sequence:  h_t = act(a_t),  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh.
 
     Backward, with dh_t the gradient reaching h_t (from out_t and from step t+1):
-        da_t = dh_t * (1 - h_t^2)   (tanh)   or   dh_t * [a_t > 0]   (relu)
-        dh_{t-1} = da_t W_hh;  dW_hh = sum_t da_t^T h_{t-1};  db_hh = sum_t da_t
+        da_t = dh_t * act'(a_t),  act' = 1 - h_t^2 (tanh) or [h_t > 0] (relu)
+        dh_{t-1} = da_t W_hh;  dW_hh = sum_t da_t^T h_{t-1};  db_ih = db_hh = sum_t da_t
     """
 
-    def steps_forward(self, xw, states, w_hh, b_hh, nonlinearity="tanh"):
-        xp = get_array_module(xw)
-        T, B, H = xw.shape
-        if b_hh is not None:
-            xw += b_hh
-        hs = xp.empty((T + 1, B, H), dtype=xw.dtype)  # hs[t] = h_{t-1}: every state, for backward
+    def steps_forward(self, x, states, weights, nonlinearity="tanh"):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        pre = _project(x, w_ih, _bias_sum(biases))  # a_t without the recurrent term, all steps
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}: every state, for backward
         hs[0] = states[0]
         w_hh_t = w_hh.T
         for t in range(T):
-            a = xw[t]
+            a = pre[t]
             a += hs[t] @ w_hh_t
             if nonlinearity == "tanh":
                 xp.tanh(a, out=hs[t + 1])
             else:
                 xp.maximum(a, 0, out=hs[t + 1])
-            skip = self._finished(t)
-            if skip is not None:
-                xp.copyto(hs[t + 1], hs[t], where=skip)  # past the end: carry the state
-        self.hs, self.nonlinearity = hs, nonlinearity
-        return hs[1:].copy(), (hs[T].copy(),)
+            if self.finished is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+        self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
+        self.has_bias, self.nonlinearity = bool(biases), nonlinearity
+        return hs[1:], (hs[T],)
 
     def steps_backward(self, d_out, d_finals):
         xp = get_array_module(self.hs)
         hs, w_hh = self.hs, self.w_hh
         T = hs.shape[0] - 1
-        d_a = xp.empty_like(hs[1:])
-        d_h = self._zeros_or(d_finals[0], hs[0])
+        h = hs[1:]
+        # d_a starts as act'(a_t) for all steps and becomes da_t = dh_t * act'(a_t) in the loop.
+        if self.nonlinearity == "tanh":
+            d_a = xp.multiply(h, h)
+            xp.subtract(1, d_a, out=d_a)
+        else:
+            d_a = (h > 0).astype(h.dtype)
+        if self.active is not None:
+            d_a *= self.active  # a finished sequence gets no gradient into its pre-activation
+        (d_h,) = self._initial_grads(d_finals, hs[0])
         for t in range(T - 1, -1, -1):
             if d_out is not None:
                 d_h += d_out[t]
-            skip = self._finished(t)
-            h = hs[t + 1]
-            if self.nonlinearity == "tanh":
-                xp.multiply(d_h, 1 - h * h, out=d_a[t])
-            else:
-                xp.multiply(d_h, h > 0, out=d_a[t])
-            if skip is not None:  # a finished sequence passes dh straight back
-                d_a[t] *= ~skip
-                d_h = d_a[t] @ w_hh + d_h * skip
-            else:
-                d_h = d_a[t] @ w_hh
-        return _recurrent_grads(d_a, d_a, hs, d_h, self.has_bias)
+            d_a[t] *= d_h
+            d_prev = d_a[t] @ w_hh
+            if self.finished is not None:  # ... and passes dh straight back
+                d_prev += d_h * self.finished[t]
+            d_h = d_prev
+        d_x = _input_grad(d_a, self.w_ih) if self.needs_grad[0] else None
+        d_weights = [_weight_grad(d_a, self.x), _weight_grad(d_a, hs[:-1])]
+        if self.has_bias:
+            d_b = _bias_grad(d_a)
+            d_weights += [d_b, d_b.copy()]
+        return d_x, (d_h,), d_weights
 
 
-def _recurrent_grads(d_xw, d_hw, hs, d_h0, has_bias, more_states=()):
-    """(d_xw, dW_hh, db_hh, d_states): dW_hh = sum_t dHW_t^T h_{t-1} as one GEMM over all steps."""
-    T, B, G = d_hw.shape
-    d_hw2 = d_hw.reshape(T * B, G)
-    d_w_hh = d_hw2.T @ hs[:-1].reshape(T * B, -1)
-    d_b_hh = d_hw2.sum(axis=0) if has_bias else None
-    return d_xw, d_w_hh, d_b_hh, (d_h0, *more_states)
+_CACHE_BYTES = 1 << 20
+
+
+def _steps_per_block(gates):
+    """How many steps of gate arrays fit in about 1 MiB (a typical L2 cache), at least 1.
+
+    The backward loops compute their gradient-free factors a block of steps at a
+    time: one array op per block amortises NumPy's per-call cost over the block,
+    and the block is still in cache when the loop reaches it.
+    """
+    return max(1, _CACHE_BYTES // max(1, gates[0].nbytes))
+
+
+def _lstm_internal_order(xp, H):
+    """Row indices putting PyTorch's gate blocks [i, f, g, o] in the fused op's order [o, i, f, g]."""
+    return xp.concatenate([xp.arange(3 * H, 4 * H), xp.arange(0, 3 * H)])
 
 
 class LSTMSequence(_SequenceFunction):
     """LSTM over a sequence (gates i,f,g,o as in ``lstm_cell``); states (h0, c0) -> (h_T, c_T).
 
-    Forward keeps every step's gate activations, c_t and tanh(c_t). Backward,
-    with dh_t, dc_t the gradients reaching h_t and c_t:
-        do = dh_t * tanh(c_t)
-        dc = dc_t + dh_t * o * (1 - tanh(c_t)^2)
-        di = dc * g,  df = dc * c_{t-1},  dg = dc * i,   dc_{t-1} = dc * f
-        pre-activations: d(i,f,o) * s (1 - s) for the sigmoids, dg * (1 - g^2)
-        dh_{t-1} = dA_t W_hh  with dA_t the four pre-activation blocks side by side
+    Inside, the gate blocks are kept in the order [o, i, f, g], so the three
+    sigmoid gates form one block, and their weight rows are halved: one tanh over
+    all four blocks then gives tanh(a/2) for o, i, f, and sigmoid(a) = (1 + tanh(a/2)) / 2
+    finishes them (halving is exact in floating point). Gradients are put back in
+    PyTorch's order at the end.
+
+    Backward, with dh_t and dc_t the gradients reaching h_t and c_t:
+        dc   = dc_t + dh_t * o (1 - tanh(c_t)^2)
+        da_o = dh_t * tanh(c_t) o (1 - o)
+        da_i = dc * g i (1 - i),  da_f = dc * c_{t-1} f (1 - f),  da_g = dc * i (1 - g^2)
+        dc_{t-1} = dc * f,        dh_{t-1} = da W_hh
+    where da = [da_o, da_i, da_f, da_g] is kept for all steps, for the GEMMs after the loop.
+    The factors after "dh_t *" and "dc *" do not depend on the gradient; ``_factors``
+    computes them a block of steps at a time, just before the loop reaches the block.
     """
 
     n_states = 2
 
-    def steps_forward(self, xw, states, w_hh, b_hh):
-        xp = get_array_module(xw)
-        T, B, G = xw.shape
-        H = G // 4
-        if b_hh is not None:
-            xw += b_hh
-        hs = xp.empty((T + 1, B, H), dtype=xw.dtype)  # hs[t] = h_{t-1}
-        cs = xp.empty((T + 1, B, H), dtype=xw.dtype)  # cs[t] = c_{t-1}
-        tanh_cs = xp.empty((T, B, H), dtype=xw.dtype)
+    def steps_forward(self, x, states, weights):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        order = _lstm_internal_order(xp, H)
+        half = xp.ones((4 * H, 1), dtype=x.dtype)
+        half[:3 * H] = 0.5  # o, i, f rows
+        bias = _bias_sum(biases)
+        if bias is not None:
+            bias = bias[order] * half[:, 0]
+        gates = _project(x, w_ih[order] * half, None)  # the bias is added step by step, in cache
+        w_hh_t = (w_hh[order] * half).T
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
+        cs = xp.empty((T + 1, B, H), dtype=x.dtype)  # cs[t] = c_{t-1}
+        tanh_cs = xp.empty((T, B, H), dtype=x.dtype)
         hs[0], cs[0] = states
-        w_hh_t = w_hh.T
-        gates = xw  # becomes the gate activations, step by step, in place
         for t in range(T):
-            a = gates[t]
-            a += hs[t] @ w_hh_t
-            _sigmoid_(a[:, 0:2 * H])  # i, f
-            xp.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])  # g
-            _sigmoid_(a[:, 3 * H:4 * H])  # o
-            i, f, g, o = a[:, 0:H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:4 * H]
+            a = gates[t]  # becomes the gate activations, in place
+            a += hs[t] @ w_hh_t  # [a_o/2, a_i/2, a_f/2, a_g]
+            if bias is not None:
+                a += bias
+            xp.tanh(a, out=a)
+            sig = a[:, :3 * H]
+            sig *= 0.5
+            sig += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
+            o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
             c = cs[t + 1]
             xp.multiply(f, cs[t], out=c)
             c += i * g  # c_t = f c_{t-1} + i g
             xp.tanh(c, out=tanh_cs[t])
             xp.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o tanh(c_t)
-            skip = self._finished(t)
-            if skip is not None:
-                xp.copyto(hs[t + 1], hs[t], where=skip)
-                xp.copyto(c, cs[t], where=skip)
-        self.gates, self.hs, self.cs, self.tanh_cs = gates, hs, cs, tanh_cs
-        return hs[1:].copy(), (hs[T].copy(), cs[T].copy())
+            if self.finished is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+                xp.copyto(c, cs[t], where=self.finished[t])
+        self.x, self.gates, self.hs, self.cs, self.tanh_cs = x, gates, hs, cs, tanh_cs
+        self.w_ih, self.w_hh, self.gate_order = w_ih[order], w_hh[order], order
+        self.has_bias = bool(biases)
+        return hs[1:], (hs[T], cs[T])
 
     def steps_backward(self, d_out, d_finals):
         xp = get_array_module(self.hs)
-        gates, hs, cs, tanh_cs, w_hh = self.gates, self.hs, self.cs, self.tanh_cs, self.w_hh
+        gates, hs = self.gates, self.hs
         T, B, G = gates.shape
         H = G // 4
         d_gates = xp.empty_like(gates)
-        d_h = self._zeros_or(d_finals[0], hs[0])
-        d_c = self._zeros_or(d_finals[1], cs[0])
+        blocks = d_gates.reshape(T, B, 4, H)  # [da_o, da_i, da_f, da_g] of every step
+        K = _steps_per_block(gates)
+        c_from_h = xp.empty((min(K, T), B, H), dtype=gates.dtype)
+        d_h, d_c = self._initial_grads(d_finals, hs[0])
         for t in range(T - 1, -1, -1):
+            if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
+                lo = max(0, t + 1 - K)
+                f = self._factors(lo, t + 1, d_gates[lo:t + 1], c_from_h[:t + 1 - lo])
+            k = t - lo
             if d_out is not None:
                 d_h += d_out[t]
-            skip = self._finished(t)
-            if skip is not None:  # a finished sequence passes its gradients straight back
-                d_h_carry, d_c_carry = d_h * skip, d_c * skip
-                d_h, d_c = d_h * ~skip, d_c * ~skip
-            a, da = gates[t], d_gates[t]
-            i, f, g, o = a[:, 0:H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:4 * H]
-            d_i, d_f, d_g, d_o = da[:, 0:H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:4 * H]
-            tanh_c = tanh_cs[t]
-            xp.multiply(d_h, tanh_c, out=d_o)  # do = dh tanh(c_t)
-            d_c += d_h * o * (1 - tanh_c * tanh_c)
-            xp.multiply(d_c, g, out=d_i)
-            xp.multiply(d_c, cs[t], out=d_f)
-            xp.multiply(d_c, i, out=d_g)
-            d_c *= f  # dc_{t-1}
-            d_g *= 1 - g * g
-            sig = a[:, 0:2 * H]  # i and f side by side
-            da[:, 0:2 * H] *= sig * (1 - sig)
-            d_o *= o * (1 - o)
-            d_h = da @ w_hh
-            if skip is not None:
-                d_h += d_h_carry
-                d_c += d_c_carry
-        return _recurrent_grads(d_gates, d_gates, hs, d_h, self.has_bias, (d_c,))
+            d_c += d_h * c_from_h[k]  # dc = dc_t + dh_t o (1 - tanh(c_t)^2)
+            blocks[t, :, 0] *= d_h  # da_o = dh_t * tanh(c_t) o (1 - o)
+            blocks[t, :, 1:] *= d_c[:, None, :]  # da_i, da_f, da_g = dc * their factors
+            d_c *= f[k]  # dc_{t-1} = dc * f
+            d_prev = d_gates[t] @ self.w_hh  # dh_{t-1} = da W_hh
+            if self.finished is not None:  # a finished sequence passes dh straight back
+                d_prev += d_h * self.finished[t]
+            d_h = d_prev
+        back = xp.argsort(self.gate_order)  # rows back in PyTorch's order
+        d_x = _input_grad(d_gates, self.w_ih) if self.needs_grad[0] else None
+        d_weights = [_weight_grad(d_gates, self.x)[back], _weight_grad(d_gates, hs[:-1])[back]]
+        if self.has_bias:
+            d_b = _bias_grad(d_gates)[back]
+            d_weights += [d_b, d_b.copy()]
+        return d_x, (d_h, d_c), d_weights
+
+
+    def _factors(self, lo, hi, d_gates, c_from_h):
+        """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
+
+        d_gates (hi-lo, B, 4H) <- [tanh(c_t) o (1 - o), g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)]
+        c_from_h (hi-lo, B, H) <- o (1 - tanh(c_t)^2)
+        Returns the factor that carries dc back a step: f (1 for a finished sequence).
+        """
+        xp = get_array_module(d_gates)
+        a, tanh_c = self.gates[lo:hi], self.tanh_cs[lo:hi]
+        n, B, G = a.shape
+        H = G // 4
+        o, i, f, g = (a.reshape(n, B, 4, H)[:, :, k] for k in range(4))
+        out = d_gates.reshape(n, B, 4, H)
+        xp.subtract(1, a, out=d_gates)
+        d_gates *= a  # s (1 - s); the g block is replaced below
+        out[:, :, 0] *= tanh_c
+        out[:, :, 1] *= g
+        out[:, :, 2] *= self.cs[lo:hi]
+        g_factor = out[:, :, 3]
+        xp.multiply(g, g, out=g_factor)
+        xp.subtract(1, g_factor, out=g_factor)
+        g_factor *= i
+        xp.multiply(tanh_c, tanh_c, out=c_from_h)
+        xp.subtract(1, c_from_h, out=c_from_h)
+        c_from_h *= o
+        if self.active is None:
+            return f
+        run = self.active[lo:hi]  # finished sequences: no gate gradients, dc passes straight back
+        d_gates *= run
+        c_from_h *= run
+        return f * run + self.finished[lo:hi]
 
 
 class GRUSequence(_SequenceFunction):
     """GRU over a sequence (gates r,z,n as in ``gru_cell``); reset_after picks the candidate form.
 
-    reset_after=True (PyTorch):  hn = W_hn h + b_hn,  n = tanh(XW_n + r * hn)
-    reset_after=False (Cho):     hn = W_hn (r h) + b_hn, n = tanh(XW_n + hn)
+    reset_after=True (PyTorch):  hn = W_hn h + b_hn,      n = tanh(W_in x + b_in + r * hn)
+    reset_after=False (Cho):     hn = W_hn (r h) + b_hn,  n = tanh(W_in x + b_in + hn)
+    The r and z weight rows are halved so that sigmoid(a) = (1 + tanh(a/2)) / 2
+    needs one tanh (halving is exact in floating point).
+
     Backward, with dh the gradient reaching h_t = n + z (h_{t-1} - n):
-        dn = dh (1 - z),  dz = dh (h_{t-1} - n),  dh_{t-1} gets dh z
-        dA_n = dn (1 - n^2)                          (the candidate's pre-activation)
-        reset_after:  dhn = dA_n r,  dr = dA_n hn;   dh_{t-1} += [dA_r dA_z dhn] W_hh
-        reset_before: d(rh) = dA_n W_hn, dr = d(rh) h_{t-1};  dh_{t-1} += d(rh) r + [dA_r dA_z] W_hrz
-        dA_r = dr r (1 - r),  dA_z = dz z (1 - z)
+        da_z = dh * (h_{t-1} - n) z (1 - z),   da_n = dh * (1 - z)(1 - n^2),   dh_{t-1} gets dh * z
+        reset_after:  da_r = da_n * hn r (1 - r),  dhn = da_n * r,  dh_{t-1} += [da_r, da_z, dhn] W_hh
+        reset_before: d(rh) = da_n W_hn,  da_r = d(rh) * h_{t-1} r (1 - r),
+                      dh_{t-1} += d(rh) * r + [da_r, da_z] W_hrz
+    The factors after "dh *" and "da_n *" do not depend on the gradient; ``_factors``
+    computes them a block of steps at a time, just before the loop reaches the block.
     """
 
-    def steps_forward(self, xw, states, w_hh, b_hh, reset_after=True):
-        xp = get_array_module(xw)
-        T, B, G = xw.shape
-        H = G // 3
-        hs = xp.empty((T + 1, B, H), dtype=xw.dtype)  # hs[t] = h_{t-1}
+    def steps_forward(self, x, states, weights, reset_after=True):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        half = xp.ones((3 * H, 1), dtype=x.dtype)
+        half[:2 * H] = 0.5  # r, z rows
+        bias, b_hn = None, None
+        if biases:
+            b_ih, b_hh = biases
+            bias = b_ih + b_hh  # b_hr, b_hz (and b_hn, reset before) add to the input side
+            if reset_after:
+                bias[2 * H:] = b_ih[2 * H:]
+                b_hn = b_hh[2 * H:]
+            bias = bias * half[:, 0]
+        gates = _project(x, w_ih * half, bias)  # becomes [r, z, n], step by step, in place
+        w_hh_t = (w_hh * half).T  # halved r, z rows; W_hn as is
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
         hs[0] = states[0]
-        gates = xw  # becomes [r, z, n] activations, step by step, in place
-        hns = xp.empty((T, B, H), dtype=xw.dtype)  # W_hn h + b_hn (or W_hn (r h) + b_hn)
-        w_hrz_t, w_hn_t = w_hh[0:2 * H].T, w_hh[2 * H:3 * H].T
-        if b_hh is not None:
-            xw[:, :, 0:2 * H] += b_hh[0:2 * H]
+        hns = xp.empty((T, B, H), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
         for t in range(T):
             a, h = gates[t], hs[t]
-            rz = a[:, 0:2 * H]
+            rz, n = a[:, :2 * H], a[:, 2 * H:]
             if reset_after:
-                hw = h @ w_hh.T
-                rz += hw[:, 0:2 * H]
-                _sigmoid_(rz)
-                hns[t] = hw[:, 2 * H:3 * H]
-                if b_hh is not None:
-                    hns[t] += b_hh[2 * H:3 * H]
-                n = a[:, 2 * H:3 * H]
-                n += rz[:, 0:H] * hns[t]
+                hw = h @ w_hh_t
+                rz += hw[:, :2 * H]
+                if b_hn is not None:
+                    xp.add(hw[:, 2 * H:], b_hn, out=hns[t])
+                else:
+                    hns[t] = hw[:, 2 * H:]
             else:
-                rz += h @ w_hrz_t
-                _sigmoid_(rz)
-                xp.matmul(rz[:, 0:H] * h, w_hn_t, out=hns[t])
-                if b_hh is not None:
-                    hns[t] += b_hh[2 * H:3 * H]
-                n = a[:, 2 * H:3 * H]
-                n += hns[t]
+                rz += h @ w_hh_t[:, :2 * H]  # [a_r/2, a_z/2]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
+            r, z = rz[:, :H], rz[:, H:]
+            if reset_after:
+                n += r * hns[t]  # W_in x + b_in + r (W_hn h + b_hn)
+            else:
+                xp.multiply(r, h, out=hns[t])
+                n += hns[t] @ w_hh_t[:, 2 * H:]  # W_in x + b_in + b_hn + W_hn (r h)
             xp.tanh(n, out=n)
             h_next = hs[t + 1]
             xp.subtract(h, n, out=h_next)
-            h_next *= rz[:, H:2 * H]
+            h_next *= z
             h_next += n  # h_t = n + z (h_{t-1} - n)
-            skip = self._finished(t)
-            if skip is not None:
-                xp.copyto(h_next, h, where=skip)
-        self.gates, self.hs, self.hns, self.reset_after = gates, hs, hns, reset_after
-        self.w_hh = w_hh
-        return hs[1:].copy(), (hs[T].copy(),)
+            if self.finished is not None:
+                xp.copyto(h_next, h, where=self.finished[t])
+        self.x, self.gates, self.hs, self.hns = x, gates, hs, hns
+        self.w_ih, self.w_hh, self.has_bias, self.reset_after = w_ih, w_hh, bool(biases), reset_after
+        return hs[1:], (hs[T],)
 
     def steps_backward(self, d_out, d_finals):
         xp = get_array_module(self.hs)
         gates, hs, hns, w_hh, reset_after = self.gates, self.hs, self.hns, self.w_hh, self.reset_after
         T, B, G = gates.shape
         H = G // 3
-        d_xw = xp.empty_like(gates)  # gradients of the input pre-activations [r, z, n]
-        d_hw = xp.empty_like(gates) if reset_after else None  # ... and of [W_hr h, W_hz h, W_hn h]
-        d_rh = None if reset_after else xp.empty((T, B, H), dtype=gates.dtype)  # ... of W_hn's input
-        w_hrz, w_hn = w_hh[0:2 * H], w_hh[2 * H:3 * H]
-        d_h = self._zeros_or(d_finals[0], hs[0])
-        for t in range(T - 1, -1, -1):
-            if d_out is not None:
-                d_h += d_out[t]
-            skip = self._finished(t)
-            if skip is not None:
-                d_h_carry = d_h * skip
-                d_h = d_h * ~skip
-            a, h, dx = gates[t], hs[t], d_xw[t]
-            r, z, n = a[:, 0:H], a[:, H:2 * H], a[:, 2 * H:3 * H]
-            d_r, d_z, d_n = dx[:, 0:H], dx[:, H:2 * H], dx[:, 2 * H:3 * H]
-            xp.multiply(d_h, h - n, out=d_z)
-            d_z *= z * (1 - z)
-            xp.multiply(d_h, 1 - z, out=d_n)
-            d_n *= 1 - n * n  # dA_n
-            d_h_prev = d_h * z
-            if reset_after:
-                dh = d_hw[t]
-                xp.multiply(d_n, hns[t], out=d_r)
-                d_r *= r * (1 - r)
-                dh[:, 0:2 * H] = dx[:, 0:2 * H]
-                xp.multiply(d_n, r, out=dh[:, 2 * H:3 * H])
-                d_h_prev += dh @ w_hh
-            else:
-                xp.matmul(d_n, w_hn, out=d_rh[t])
-                xp.multiply(d_rh[t], h, out=d_r)
-                d_r *= r * (1 - r)
-                d_h_prev += d_rh[t] * r
-                d_h_prev += dx[:, 0:2 * H] @ w_hrz
-            d_h = d_h_prev
-            if skip is not None:
-                d_h += d_h_carry
+        r = gates[:, :, :H]
+        h_prev = hs[:-1]
+        d_xw = xp.empty_like(gates)  # gradients of the input-side pre-activations [r, z, n]
+        d_rec = xp.empty_like(gates) if reset_after else d_xw  # ... of [W_hr h, W_hz h, hn]
+        K = _steps_per_block(gates)
+        (d_h,) = self._initial_grads(d_finals, hs[0])
         if reset_after:
-            return _recurrent_grads(d_xw, d_hw, hs, d_h, self.has_bias)
-        # reset before: W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}. One GEMM per block over all steps.
-        TB = T * B
-        d_rz = d_xw[:, :, 0:2 * H].reshape(TB, 2 * H)
-        d_n = d_xw[:, :, 2 * H:3 * H].reshape(TB, H)
-        rh = (gates[:, :, 0:H] * hs[:-1]).reshape(TB, H)
-        d_w_hh = xp.concatenate([d_rz.T @ hs[:-1].reshape(TB, H), d_n.T @ rh], axis=0)
-        d_b_hh = d_xw.reshape(TB, G).sum(axis=0) if self.has_bias else None
-        return d_xw, d_w_hh, d_b_hh, (d_h,)
+            pair = d_rec.reshape(T, B, 3, H)[:, :, 0::2]  # the blocks scaled by da_n: da_r and dhn
+            for t in range(T - 1, -1, -1):
+                if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
+                    lo = max(0, t + 1 - K)
+                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_rec[lo:t + 1])
+                if d_out is not None:
+                    d_h += d_out[t]
+                d_n = d_xw[t, :, 2 * H:]
+                d_n *= d_h  # da_n = dh (1 - z)(1 - n^2)
+                d_rec[t, :, H:2 * H] *= d_h  # da_z = dh (h_{t-1} - n) z (1 - z)
+                pair[t] *= d_n[:, None, :]  # da_r = da_n hn r (1 - r),  dhn = da_n r
+                d_prev = d_rec[t] @ w_hh
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + [da_r, da_z, dhn] W_hh
+                d_h = d_prev
+            d_xw[:, :, :2 * H] = d_rec[:, :, :2 * H]
+            d_w_hh = _weight_grad(d_rec, h_prev)
+            d_b_hh = _bias_grad(d_rec) if self.has_bias else None
+        else:
+            w_hrz, w_hn = w_hh[:2 * H], w_hh[2 * H:]
+            zn = d_xw.reshape(T, B, 3, H)[:, :, 1:]  # the blocks scaled by dh: da_z and da_n
+            for t in range(T - 1, -1, -1):
+                if (T - 1 - t) % K == 0:
+                    lo = max(0, t + 1 - K)
+                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_xw[lo:t + 1])
+                if d_out is not None:
+                    d_h += d_out[t]
+                dx = d_xw[t]
+                zn[t] *= d_h[:, None, :]  # da_z, da_n
+                d_rh = dx[:, 2 * H:] @ w_hn  # d(r h) = da_n W_hn
+                dx[:, :H] *= d_rh  # da_r = d(r h) h_{t-1} r (1 - r)
+                d_prev = dx[:, :2 * H] @ w_hrz
+                d_prev += d_rh * r[t]
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + d(r h) r + [da_r, da_z] W_hrz
+                d_h = d_prev
+            # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps.
+            d_w_hh = xp.concatenate([_weight_grad(d_xw[:, :, :2 * H], h_prev),
+                                     _weight_grad(d_xw[:, :, 2 * H:], hns)], axis=0)
+            d_b_hh = _bias_grad(d_xw) if self.has_bias else None
+        d_x = _input_grad(d_xw, self.w_ih) if self.needs_grad[0] else None
+        d_weights = [_weight_grad(d_xw, self.x), d_w_hh]
+        if self.has_bias:
+            d_weights += [_bias_grad(d_xw), d_b_hh]
+        return d_x, (d_h,), d_weights
+
+
+    def _factors(self, lo, hi, d_xw, d_rec):
+        """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
+
+        d_rec z block <- (h_{t-1} - n) z (1 - z);   d_xw n block <- (1 - z)(1 - n^2)
+        d_rec r block <- hn r (1 - r) (reset after) or h_{t-1} r (1 - r) (reset before)
+        d_rec n block <- r (reset after: dhn = da_n r)
+        Returns the factor that carries dh back a step: z (1 for a finished sequence).
+        """
+        xp = get_array_module(d_xw)
+        a, h_prev = self.gates[lo:hi], self.hs[lo:hi]
+        H = a.shape[2] // 3
+        r, z, n = a[:, :, :H], a[:, :, H:2 * H], a[:, :, 2 * H:]
+        one_minus_z = 1 - z
+        r_factor, z_factor, n_factor = d_rec[:, :, :H], d_rec[:, :, H:2 * H], d_xw[:, :, 2 * H:]
+        xp.subtract(h_prev, n, out=z_factor)
+        z_factor *= z
+        z_factor *= one_minus_z
+        xp.multiply(n, n, out=n_factor)
+        xp.subtract(1, n_factor, out=n_factor)
+        n_factor *= one_minus_z
+        xp.subtract(1, r, out=r_factor)
+        r_factor *= r
+        r_factor *= self.hns[lo:hi] if self.reset_after else h_prev
+        if self.reset_after:
+            d_rec[:, :, 2 * H:] = r
+        if self.active is None:
+            return z
+        run = self.active[lo:hi]  # finished sequences: no gate gradients, dh passes straight back
+        z_factor *= run
+        n_factor *= run
+        return z * run + self.finished[lo:hi]
 
 
 # ================================================================== modules

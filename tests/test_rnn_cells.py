@@ -116,6 +116,15 @@ def test_fused_sequence_equals_reference_cell_unrolled(name, lengths, reverse):
     _assert_same(fused[1], reference[1])
 
 
+@pytest.mark.parametrize("cache_bytes", [1, 256], ids=["one_step_blocks", "two_step_blocks"])
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before"])
+def test_backward_factor_blocks_do_not_change_the_result(name, cache_bytes, monkeypatch):
+    """The backward computes its gate factors a block of steps at a time; small blocks give the same."""
+    monkeypatch.setattr(rnn.cells, "_CACHE_BYTES", cache_bytes)
+    test_fused_sequence_equals_reference_cell_unrolled(name, [3, 1], True)
+    test_fused_sequence_equals_reference_cell_unrolled(name, None, False)
+
+
 @pytest.mark.parametrize("name", list(CELLS))
 def test_fused_cell_passes_gradcheck(name):
     cell = _cell(name)

@@ -92,6 +92,17 @@ def test_lengths_need_not_be_sorted(kind):
     np.testing.assert_allclose(_h(finals_p).numpy(), _h(finals).numpy()[:, order], **EXACT)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_padding_gets_no_gradient(kind):
+    layer = _layer(kind, num_layers=2, bidirectional=True)
+    x = _x((4, 3, I), requires_grad=True)
+    out, finals = layer(x, lengths=[2, 4, 1])
+    (out.sum() + _h(finals).sum()).backward()
+    for b, L in enumerate([2, 4, 1]):
+        assert not x.grad[L:, b].any()
+        assert np.abs(x.grad[:L, b]).min() > 0
+
+
 def test_full_lengths_change_nothing():
     layer = _layer("LSTM", bidirectional=True)
     x = _x((T, B, I))
@@ -283,3 +294,22 @@ def test_sizes_must_be_positive_ints(arg, value):
     sizes = {"input_size": I, "hidden_size": H, "num_layers": 1, arg: value}
     with pytest.raises(ValueError, match=f"GRU: {arg} must be a positive int, got {value!r}"):
         rnn.GRU(**sizes)
+
+
+# ----------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_layer_gives_the_same_numbers_on_every_device(kind, device):
+    cpu = _layer(kind, num_layers=2, bidirectional=True)
+    other = _layer(kind, num_layers=2, bidirectional=True).to(device)
+    x = np.random.default_rng(3).standard_normal((T, B, I))
+    x_cpu, x_dev = tg.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True, device=device)
+    results = []
+    for layer, xi in [(cpu, x_cpu), (other, x_dev)]:
+        out, finals = layer(xi, lengths=[2, 3])
+        (out.sum() + _h(finals).sum()).backward()
+        results.append([out.numpy(), _h(finals).numpy(), tg.tensor(xi.grad).numpy()]
+                       + [tg.tensor(p.grad).numpy() for p in layer.parameters()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
