@@ -28,7 +28,7 @@ from .lm import LAYERS, CharLM, bits, sample
 # what the user asked for from what the checkpoint says.
 DEFAULTS = {
     "data": "tinyshakespeare", "model": "lstm", "hidden": 256, "layers": 1, "embedding": 64,
-    "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 1200, "lr": 3e-3, "clip": 1.0,
+    "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 4000, "lr": 3e-3, "clip": 1.0,
     "device": "cpu", "seed": 0, "valid_fraction": 0.1,
 }
 ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
@@ -77,7 +77,7 @@ def build_parser():
     train.add_argument("--dropout", type=_probability, help="dropout between layers (default 0)")
     train.add_argument("--bptt", type=_positive(int), help="truncated BPTT length k (default 64)")
     train.add_argument("--batch-size", type=_positive(int), help="parallel streams (default 32)")
-    train.add_argument("--steps", type=_positive(int), help="total optimizer steps (default 1200)")
+    train.add_argument("--steps", type=_positive(int), help="total optimizer steps (default 4000)")
     train.add_argument("--lr", type=_positive(float), help="Adam learning rate (default 3e-3)")
     train.add_argument("--clip", type=_positive(float), help="max global gradient norm (default 1.0)")
     train.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu)")
@@ -86,8 +86,8 @@ def build_parser():
                        help="last fraction of the text held out for validation (default 0.1)")
     train.add_argument("--out", default="runs/charlm", help="checkpoint directory (default runs/charlm)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    train.add_argument("--eval-every", type=_positive(int), default=200,
-                       help="validate, print a sample and save every N steps (default 200)")
+    train.add_argument("--eval-every", type=_positive(int), default=500,
+                       help="validate, print a sample and save every N steps (default 500)")
     train.add_argument("--valid-chars", type=_positive(int), default=50_000,
                        help="validate on the first N characters of the validation split (default 50000)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")

@@ -47,6 +47,13 @@ def sample(model, vocab, length, temperature=1.0, top_k=None, prime="\n", rng=No
     Each next character is drawn from softmax(logits / temperature), keeping
     only the top_k most likely characters when top_k is given. The same rng
     seed gives the same text.
+
+    The model first reads a paragraph break ("\n\n", when the vocabulary has
+    "\n"), then the prime. Trained by truncated BPTT, it almost always saw a
+    state carried over from earlier text, so a zero state going straight into
+    "ROMEO:" is unfamiliar to it (it then gives the newline that should follow
+    about 2% instead of nearly 100%); after a paragraph break, where speeches
+    begin, it is at home.
     """
     if not temperature > 0:
         raise ValueError(f"sample: temperature must be positive, got {temperature}")
@@ -56,6 +63,8 @@ def sample(model, vocab, length, temperature=1.0, top_k=None, prime="\n", rng=No
         raise ValueError("sample: the priming text must hold at least one character")
     rng = rng if rng is not None else np.random.default_rng()
     ids = vocab.encode(prime)  # a clear error names characters the vocabulary lacks
+    if "\n" in vocab.chars:
+        ids = np.concatenate([vocab.encode("\n\n"), ids])
     was_training = model.training
     model.eval()
     out = []
