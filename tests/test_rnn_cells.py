@@ -125,27 +125,16 @@ def test_backward_factor_blocks_do_not_change_the_result(name, cache_bytes, monk
     test_fused_sequence_equals_reference_cell_unrolled(name, None, False)
 
 
+@pytest.mark.parametrize("version", ["fused", "reference"])
 @pytest.mark.parametrize("name", list(CELLS))
-def test_fused_cell_passes_gradcheck(name):
+def test_cell_passes_gradcheck(name, version):
     cell = _cell(name)
+    step = cell if version == "fused" else cell.reference
     x = _normal((B, I), 5)
     state = _flat(_state(name, x, 6))
 
     def fn(x, *rest):
-        out = cell(x, tuple(rest[:2]) if name == "lstm" else rest[0])
-        return tg.concat(_flat(out), axis=1)
-
-    assert tg.gradcheck(fn, [x, *state, *cell.parameters()])
-
-
-@pytest.mark.parametrize("name", list(CELLS))
-def test_reference_cell_passes_gradcheck(name):
-    cell = _cell(name)
-    x = _normal((B, I), 5)
-    state = _flat(_state(name, x, 6))
-
-    def fn(x, *rest):
-        out = cell.reference(x, tuple(rest[:2]) if name == "lstm" else rest[0])
+        out = step(x, tuple(rest[:2]) if name == "lstm" else rest[0])
         return tg.concat(_flat(out), axis=1)
 
     assert tg.gradcheck(fn, [x, *state, *cell.parameters()])
