@@ -80,8 +80,8 @@ def cross_entropy(logits, targets, mask=None, ignore_index=None, reduction="mean
         keep = (t != ignore_index).astype(logits.dtype)
         weights = keep if weights is None else weights * keep
         t = xp.where(t == ignore_index, 0, t)
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= n_classes):
-        bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
+    bad = _out_of_range(t, n_classes)
+    if bad is not None:
         raise ValueError(f"cross_entropy: target {bad} is out of range for {n_classes} classes "
                          f"(targets must be in [0, {n_classes - 1}])")
     if reduction == "mean" and (t.size == 0 or (weights is not None and float(weights.sum()) == 0)):
@@ -91,6 +91,14 @@ def cross_entropy(logits, targets, mask=None, ignore_index=None, reduction="mean
     return ops.CrossEntropy.apply(flat, targets=t.reshape(-1),
                                   weights=None if weights is None else weights.reshape(-1),
                                   reduction=reduction)
+
+
+def _out_of_range(ids, n):
+    """An id of ``ids`` outside [0, n), or None when all are inside."""
+    if ids.size == 0:
+        return None
+    low, high = int(ids.min()), int(ids.max())
+    return low if low < 0 else high if high >= n else None
 
 
 def mse_loss(prediction, target):
@@ -126,8 +134,8 @@ def embedding(indices, weight):
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = weight.shape[0]
-    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
-        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+    bad = _out_of_range(idx, n)
+    if bad is not None:
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices must be in [0, {n - 1}])")
     return ops.GetItem.apply(weight, index=idx)
