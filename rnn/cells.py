@@ -644,9 +644,15 @@ def check_state(owner, name, h, shape, like):
 
 
 class _Cell(Module):
-    """Shared construction of the cells: sizes, weights, and the (B, I) / (I,) input handling."""
+    """What the cells share: sizes, weights, the (B, I) / (I,) input handling, and the two paths.
+
+    A cell names its fused op (``fused_op``), its reference function
+    (``reference_step``), its states and the options both take; ``forward``
+    runs the fused op for one step and ``reference`` the reference function.
+    """
 
     n_gates = 1
+    state_names = ("h",)
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=numpy.float32, device=None):
         name = type(self).__name__
@@ -656,29 +662,45 @@ class _Cell(Module):
         self.dtype = numpy.dtype(dtype)
         init_weights(self, "", self.input_size, self.hidden_size, self.n_gates, self.bias, dtype, device)
 
-    def _prepare(self, x, states, names):
-        """Batch the input and states: ((1, B, I) x, [(B, H) states], batched?)."""
+    def options(self):
+        return {}
+
+    def forward(self, x, hx=None):
+        return self._step(x, hx, fused=True)
+
+    def reference(self, x, hx=None):
+        """The same step computed by the reference function, from tensorgrad ops."""
+        return self._step(x, hx, fused=False)
+
+    def _step(self, x, hx, fused):
+        x, states, batched = self._prepare(x, self._split_state(hx))
+        if fused:  # a fused sequence op over one step; its outputs after the first are the final states
+            new = self.fused_op.apply(x.reshape(1, *x.shape), *states, *weights_of(self),
+                                      **self.options())[1:]
+        else:
+            new = self.reference_step(x, *states, *weights_of(self), **self.options())
+        if not isinstance(new, tuple):  # rnn_cell and gru_cell return h alone
+            new = (new,)
+        new = [s if batched else s.reshape(self.hidden_size) for s in new]
+        return new[0] if len(new) == 1 else tuple(new)
+
+    def _split_state(self, hx):
+        return [hx]
+
+    def _prepare(self, x, states):
+        """Batch the input and states: ((B, I) x, [(B, H) states], batched?)."""
         name = type(self).__name__
         check_input(name, x, self.input_size, self.dtype, (1, 2))
         batched = x.ndim == 2
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
-        states = [check_state(name, n, s, shape, x) for n, s in zip(names, states, strict=True)]
+        states = [check_state(name, n, s, shape, x) for n, s in zip(self.state_names, states, strict=True)]
         if not batched:
             x = x.reshape(1, self.input_size)
             states = [s.reshape(1, self.hidden_size) for s in states]
         return x, states, batched
 
-    def _unbatch(self, h, batched):
-        return h if batched else h.reshape(self.hidden_size)
-
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
-
-
-def _one_step(fn, x, states, weights, **options):
-    """Run a fused sequence op on a single step: x (B, I) -> the final states (B, H)."""
-    outputs = fn.apply(x.reshape(1, *x.shape), *states, *weights, **options)
-    return outputs[1:]
 
 
 class RNNCell(_Cell):
@@ -689,33 +711,19 @@ class RNNCell(_Cell):
     ``cell.reference(x, h)`` computes the same with tensorgrad ops (``rnn_cell``).
     """
 
+    fused_op = RNNSequence
+    reference_step = staticmethod(rnn_cell)
+
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh",
                  dtype=numpy.float32, device=None):
         self.nonlinearity = check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype, device)
 
-    def forward(self, x, h=None):
-        x, (h,), batched = self._prepare(x, [h], ["h"])
-        (h,) = _one_step(RNNSequence, x, [h], weights_of(self), nonlinearity=self.nonlinearity)
-        return self._unbatch(h, batched)
-
-    def reference(self, x, h=None):
-        x, (h,), batched = self._prepare(x, [h], ["h"])
-        h = rnn_cell(x, h, *weights_of(self), nonlinearity=self.nonlinearity)
-        return self._unbatch(h, batched)
+    def options(self):
+        return {"nonlinearity": self.nonlinearity}
 
     def extra_repr(self):
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
-
-
-def _split_lstm_state(owner, hx):
-    if hx is None:
-        return None, None
-    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-        raise TypeError(f"{owner}: the state must be a tuple (h, c) of two tensors, got "
-                        f"{type(hx).__name__}" + (f" of length {len(hx)}" if isinstance(hx, (tuple, list))
-                                                  else ""))
-    return hx
 
 
 class LSTMCell(_Cell):
@@ -727,18 +735,18 @@ class LSTMCell(_Cell):
     """
 
     n_gates = 4
+    state_names = ("h", "c")
+    fused_op = LSTMSequence
+    reference_step = staticmethod(lstm_cell)
 
-    def forward(self, x, hx=None):
-        h, c = _split_lstm_state("LSTMCell", hx)
-        x, (h, c), batched = self._prepare(x, [h, c], ["h", "c"])
-        h, c = _one_step(LSTMSequence, x, [h, c], weights_of(self))
-        return self._unbatch(h, batched), self._unbatch(c, batched)
-
-    def reference(self, x, hx=None):
-        h, c = _split_lstm_state("LSTMCell", hx)
-        x, (h, c), batched = self._prepare(x, [h, c], ["h", "c"])
-        h, c = lstm_cell(x, h, c, *weights_of(self))
-        return self._unbatch(h, batched), self._unbatch(c, batched)
+    def _split_state(self, hx):
+        if hx is None:
+            return [None, None]
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTMCell: the state must be a tuple (h, c) of two tensors, got "
+                            f"{type(hx).__name__}" + (f" of length {len(hx)}"
+                                                      if isinstance(hx, (tuple, list)) else ""))
+        return list(hx)
 
 
 class GRUCell(_Cell):
@@ -752,21 +760,16 @@ class GRUCell(_Cell):
     """
 
     n_gates = 3
+    fused_op = GRUSequence
+    reference_step = staticmethod(gru_cell)
 
     def __init__(self, input_size, hidden_size, bias=True, reset_after=True,
                  dtype=numpy.float32, device=None):
         self.reset_after = bool(reset_after)
         super().__init__(input_size, hidden_size, bias, dtype, device)
 
-    def forward(self, x, h=None):
-        x, (h,), batched = self._prepare(x, [h], ["h"])
-        (h,) = _one_step(GRUSequence, x, [h], weights_of(self), reset_after=self.reset_after)
-        return self._unbatch(h, batched)
-
-    def reference(self, x, h=None):
-        x, (h,), batched = self._prepare(x, [h], ["h"])
-        h = gru_cell(x, h, *weights_of(self), reset_after=self.reset_after)
-        return self._unbatch(h, batched)
+    def options(self):
+        return {"reset_after": self.reset_after}
 
     def extra_repr(self):
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -142,9 +142,14 @@ def load_config(directory):
     return config, vocab
 
 
-def load_model(directory, config, vocab, device="cpu"):
-    model = CharLM(len(vocab), config["hidden"], config["layers"], config["model"],
-                   config["embedding"], config["dropout"], device=device)
+def build_model(config, vocab, device="cpu"):
+    """A fresh CharLM with the architecture ``config`` names."""
+    return CharLM(len(vocab), config["hidden"], config["layers"], config["model"],
+                  config["embedding"], config["dropout"], device=device)
+
+
+def load_weights(model, directory):
+    """Load a checkpoint directory's weights into ``model``, with a clear error if they do not fit."""
     try:
         model.load_state_dict(tg.load(os.path.join(directory, WEIGHTS)))
     except (KeyError, ValueError, TypeError) as err:
@@ -186,12 +191,11 @@ def train(args):
 
     tg.manual_seed(settings["seed"])
     device = settings["device"]
-    model = CharLM(len(vocab), settings["hidden"], settings["layers"], settings["model"],
-                   settings["embedding"], settings["dropout"], device=device)
+    model = build_model(settings, vocab, device)
     optimizer = tg.optim.Adam(model.parameters(), lr=settings["lr"])
     step, position, state = 0, 0, None
     if args.resume:
-        model.load_state_dict(tg.load(os.path.join(args.out, WEIGHTS)))
+        load_weights(model, args.out)
         trainer = tg.load(os.path.join(args.out, TRAINER))
         optimizer.load_state_dict(trainer["optimizer"])
         optimizer.lr = settings["lr"]
@@ -258,7 +262,7 @@ def train(args):
 
 def sample_command(args):
     config, vocab = load_config(args.dir)
-    model = load_model(args.dir, config, vocab)
+    model = load_weights(build_model(config, vocab), args.dir)
     text = sample(model, vocab, args.length, temperature=args.temperature, top_k=args.top_k,
                   prime=args.prime, rng=np.random.default_rng(args.seed))
     print(text)

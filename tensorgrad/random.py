@@ -9,7 +9,7 @@ import numbers
 import numpy
 
 from . import backend
-from .tensor import DEFAULT_FLOAT, Tensor
+from .tensor import DEFAULT_FLOAT, Tensor, creation_shape
 
 _seed = None
 _generators = {}  # device name -> the backend's Generator
@@ -32,14 +32,6 @@ def generator(device=None):
     return _generators[device]
 
 
-def _shape(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
-        raise ValueError(f"a shape is non-negative ints, got {shape}")
-    return tuple(int(n) for n in shape)
-
-
 def _float_dtype(dtype):
     dtype = numpy.dtype(dtype or DEFAULT_FLOAT)
     if dtype not in (numpy.float32, numpy.float64):
@@ -49,17 +41,17 @@ def _float_dtype(dtype):
 
 def randn(*shape, dtype=None, device=None, requires_grad=False):
     """Samples of the standard normal N(0, 1), float32 unless dtype says otherwise."""
-    data = generator(device).standard_normal(_shape(shape), dtype=_float_dtype(dtype))
+    data = generator(device).standard_normal(creation_shape(shape), dtype=_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad, device=device)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False):
     """Samples of the uniform distribution on [0, 1)."""
-    data = generator(device).random(_shape(shape), dtype=_float_dtype(dtype))
+    data = generator(device).random(creation_shape(shape), dtype=_float_dtype(dtype))
     return Tensor(data, requires_grad=requires_grad, device=device)
 
 
 def uniform(low, high, shape, dtype=None, device=None):
     """A raw array of samples from U(low, high): the init of Linear and the RNN layers."""
-    data = generator(device).random(_shape((shape,)), dtype=_float_dtype(dtype))
+    data = generator(device).random(creation_shape((shape,)), dtype=_float_dtype(dtype))
     return data * (high - low) + low

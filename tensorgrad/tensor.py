@@ -354,23 +354,26 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 
-def _creation_shape(shape):
+def creation_shape(shape):
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike: the shape as a tuple of non-negative ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return shape
+    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+        raise ValueError(f"a shape is non-negative ints, got {shape}")
+    return tuple(int(n) for n in shape)
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
     """A tensor of zeros, float32 unless dtype says otherwise."""
     xp = backend.module_for(device)
-    return Tensor(xp.zeros(_creation_shape(shape), dtype=dtype or DEFAULT_FLOAT),
+    return Tensor(xp.zeros(creation_shape(shape), dtype=dtype or DEFAULT_FLOAT),
                   requires_grad=requires_grad, device=device)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False):
     """A tensor of ones, float32 unless dtype says otherwise."""
     xp = backend.module_for(device)
-    return Tensor(xp.ones(_creation_shape(shape), dtype=dtype or DEFAULT_FLOAT),
+    return Tensor(xp.ones(creation_shape(shape), dtype=dtype or DEFAULT_FLOAT),
                   requires_grad=requires_grad, device=device)
 
 

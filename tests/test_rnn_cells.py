@@ -8,6 +8,7 @@ the hand-written math; gradcheck checks both against finite differences.
 
 import numpy as np
 import pytest
+from tensors import normal
 
 import rnn
 import tensorgrad as tg
@@ -26,10 +27,6 @@ CELLS = {
 }
 
 
-def _normal(shape, seed):
-    return tg.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
-
-
 def _cell(name, bias=True):
     cls, options, *_ = CELLS[name]
     tg.manual_seed(0)
@@ -39,8 +36,8 @@ def _cell(name, bias=True):
 def _state(name, x, seed):
     """The cell's state argument for input x: h, or (h, c) for the LSTM."""
     lead = x.shape[:-1]
-    h = _normal(lead + (H,), seed)
-    return (h, _normal(lead + (H,), seed + 1)) if name == "lstm" else h
+    h = normal(lead + (H,), seed)
+    return (h, normal(lead + (H,), seed + 1)) if name == "lstm" else h
 
 
 def _flat(out):
@@ -69,7 +66,7 @@ def _assert_same(a, b):
 @pytest.mark.parametrize("name", list(CELLS))
 def test_fused_cell_equals_reference_cell(name, bias):
     cell = _cell(name, bias)
-    x = _normal((B, I), 1)
+    x = normal((B, I), 1)
     state = _state(name, x, 2)
     inputs = [x, *_flat(state), *cell.parameters()]
     fused = _values_and_grads(lambda: cell(x, state), inputs)
@@ -102,7 +99,7 @@ def _reference_sequence(step, x, states, weights, lengths, reverse, options):
 def test_fused_sequence_equals_reference_cell_unrolled(name, lengths, reverse):
     _, _, op, step, options = CELLS[name]
     cell = _cell(name)
-    x = _normal((T, B, I), 3)
+    x = normal((T, B, I), 3)
     states = _flat(_state(name, x[0], 4))
     weights = cell.parameters()
     inputs = [x, *states, *weights]
@@ -130,7 +127,7 @@ def test_backward_factor_blocks_do_not_change_the_result(name, cache_bytes, monk
 def test_cell_passes_gradcheck(name, version):
     cell = _cell(name)
     step = cell if version == "fused" else cell.reference
-    x = _normal((B, I), 5)
+    x = normal((B, I), 5)
     state = _flat(_state(name, x, 6))
 
     def fn(x, *rest):
@@ -144,7 +141,7 @@ def test_cell_passes_gradcheck(name, version):
 def test_fused_sequence_with_lengths_passes_gradcheck_in_reverse(name):
     _, _, op, _, options = CELLS[name]
     cell = _cell(name)
-    x = _normal((T, B, I), 8)
+    x = normal((T, B, I), 8)
     states = _flat(_state(name, x[0], 9))
 
     def fn(x, *rest):
@@ -157,7 +154,7 @@ def test_fused_sequence_with_lengths_passes_gradcheck_in_reverse(name):
 @pytest.mark.parametrize("name", list(CELLS))
 def test_unbatched_cell_input_gives_unbatched_state(name):
     cell = _cell(name)
-    x = _normal((I,), 1)
+    x = normal((I,), 1)
     out = _flat(cell(x))
     assert [o.shape for o in out] == [(H,)] * len(out)
     batched = _flat(cell(x.reshape(1, I)))
@@ -167,7 +164,7 @@ def test_unbatched_cell_input_gives_unbatched_state(name):
 @pytest.mark.parametrize("name", list(CELLS))
 def test_missing_cell_state_means_zeros(name):
     cell = _cell(name)
-    x = _normal((B, I), 1)
+    x = normal((B, I), 1)
     zeros = tg.zeros(B, H, dtype=np.float64)
     given = _flat(cell(x, (zeros, zeros) if name == "lstm" else zeros))
     _assert_same([o.numpy() for o in _flat(cell(x))], [o.numpy() for o in given])
