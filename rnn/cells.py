@@ -161,6 +161,16 @@ class _SequenceFunction(Function):
             return a[::-1]
         return a[self.order, get_array_module(a).arange(a.shape[1])[None, :]]
 
+    def _stop_finished(self, lo, hi, carry, *gate_factors):
+        """Over steps lo..hi, give finished sequences no gate gradients (``gate_factors`` zeroed in
+        place) and a carry factor of 1, so the gradient of their state passes straight back."""
+        if self.active is None:
+            return carry
+        run = self.active[lo:hi]
+        for factor in gate_factors:
+            factor *= run
+        return carry * run + self.finished[lo:hi]
+
     def _initial_grads(self, d_finals, like):
         """The gradients reaching the final states, as fresh arrays the loop may update in place."""
         xp = get_array_module(like)
@@ -411,12 +421,7 @@ class LSTMSequence(_SequenceFunction):
         xp.multiply(tanh_c, tanh_c, out=c_from_h)
         xp.subtract(1, c_from_h, out=c_from_h)
         c_from_h *= o
-        if self.active is None:
-            return f
-        run = self.active[lo:hi]  # finished sequences: no gate gradients, dc passes straight back
-        d_gates *= run
-        c_from_h *= run
-        return f * run + self.finished[lo:hi]
+        return self._stop_finished(lo, hi, f, d_gates, c_from_h)  # dc of a finished one passes back
 
 
 class GRUSequence(_SequenceFunction):
@@ -570,12 +575,7 @@ class GRUSequence(_SequenceFunction):
         r_factor *= self.hns[lo:hi] if self.reset_after else h_prev
         if self.reset_after:
             d_rec[:, :, 2 * H:] = r
-        if self.active is None:
-            return z
-        run = self.active[lo:hi]  # finished sequences: no gate gradients, dh passes straight back
-        z_factor *= run
-        n_factor *= run
-        return z * run + self.finished[lo:hi]
+        return self._stop_finished(lo, hi, z, z_factor, n_factor)  # dh of a finished one passes back
 
 
 # ================================================================== modules
