@@ -22,6 +22,12 @@ The NumPy contenders are bound by OpenBLAS's GEMM speed, torch's by oneDNN's
 that pins it to an older core (e.g. Haswell, AVX2) on an AVX-512 machine halves
 NumPy's GEMM throughput while oneDNN still uses AVX-512, which shows in the
 ours/torch column but not in ours/numpy.
+
+Memory allocator: without torch in the process, glibc hands the fused ops'
+multi-MB buffers back to the OS and faults them in again, so "ours" turns
+bimodal (middle LSTM: median 1.3x the floor, minimum 0.95x). Importing torch,
+or MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=134217728, keeps them
+and gives 0.93x. Compare the minima (in brackets) when in doubt.
 """
 
 import argparse
