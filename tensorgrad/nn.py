@@ -571,3 +571,48 @@ class Softplus(Module):
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+# ---------------------------------------------------------------------- losses
+class CrossEntropyLoss(Module):
+    """``functional.cross_entropy`` as a module: ``nn.CrossEntropyLoss()(logits, targets)``."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        self.weight, self.ignore_index = weight, ignore_index
+        self.reduction, self.label_smoothing = reduction, label_smoothing
+
+    def forward(self, input, target):
+        return functional.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                                        reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(Module):
+    """``functional.nll_loss`` as a module (input: log-probabilities, classes on axis 1)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
+
+    def forward(self, input, target):
+        return functional.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                                   reduction=self.reduction)
+
+
+class MSELoss(Module):
+    """``functional.mse_loss`` as a module."""
+
+    def __init__(self, reduction="mean"):
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return functional.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """``functional.binary_cross_entropy_with_logits`` as a module."""
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        self.weight, self.reduction, self.pos_weight = weight, reduction, pos_weight
+
+    def forward(self, input, target):
+        return functional.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                           self.pos_weight)

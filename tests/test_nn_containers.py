@@ -364,3 +364,16 @@ def test_lists_of_plain_values_are_fine():
 def test_optimizer_with_no_parameters_names_modulelist():
     with pytest.raises(ValueError, match="got no parameters.*nn.ModuleList"):
         optim.SGD(nn.Module().parameters(), lr=0.1)
+
+
+def test_loss_modules_match_functional():
+    rng = np.random.default_rng(0)
+    x, t = tg.tensor(rng.standard_normal((4, 3))), np.array([0, 2, -100, 1])
+    w = np.array([1.0, 2.0, 0.5])
+    assert nn.CrossEntropyLoss(w, label_smoothing=0.1)(x, t).item() == \
+        F.cross_entropy(x, t, w, label_smoothing=0.1).item()
+    assert nn.NLLLoss(reduction="sum")(x, t).item() == F.nll_loss(x, t, reduction="sum").item()
+    y = tg.tensor(rng.uniform(0, 1, (4, 3)))
+    assert nn.MSELoss()(x, y).item() == F.mse_loss(x, y).item()
+    assert nn.BCEWithLogitsLoss(pos_weight=w)(x, y).item() == \
+        F.binary_cross_entropy_with_logits(x, y, pos_weight=w).item()
