@@ -16,6 +16,7 @@ from collections import OrderedDict
 import numpy
 
 from . import backend, functional
+from .optim import clip_grad as utils  # noqa: F401  (torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_)
 from .random import generator, uniform
 from .tensor import DEFAULT_FLOAT, Tensor
 
@@ -199,13 +200,31 @@ class Module:
         """Evaluation mode (dropout off); returns self."""
         return self.train(False)
 
-    def to(self, device):
-        """Move every parameter to ``device`` ("cpu" or "cuda") in place; returns self."""
-        backend.module_for(device)
+    def to(self, device=None, dtype=None):
+        """Move every parameter to ``device`` ("cpu" or "cuda") and/or cast it to a float ``dtype``,
+        in place; returns self. ``to(np.float64)`` alone casts, as PyTorch's ``to(torch.float64)``."""
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device
+        if device is not None:
+            backend.module_for(device)
+        if dtype is not None and numpy.dtype(dtype).kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
+                            f"got dtype {numpy.dtype(dtype)}")
         for p in self.parameters():
-            p.data = backend.to_device(p.data, device)
-            p.grad = None if p.grad is None else backend.to_device(p.grad, device)
+            for name in ("data", "grad"):
+                value = getattr(p, name)
+                if value is not None:
+                    value = value if device is None else backend.to_device(value, device)
+                    setattr(p, name, value if dtype is None else value.astype(dtype, copy=False))
         return self
+
+    def double(self):
+        """Cast every parameter to float64 in place; returns self."""
+        return self.to(dtype=numpy.float64)
+
+    def float(self):
+        """Cast every parameter to float32 in place; returns self."""
+        return self.to(dtype=numpy.float32)
 
     def state_dict(self):
         """{name: NumPy array copy} of every parameter; a shared one appears under each of its names."""

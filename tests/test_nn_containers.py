@@ -377,3 +377,16 @@ def test_loss_modules_match_functional():
     assert nn.MSELoss()(x, y).item() == F.mse_loss(x, y).item()
     assert nn.BCEWithLogitsLoss(pos_weight=w)(x, y).item() == \
         F.binary_cross_entropy_with_logits(x, y, pos_weight=w).item()
+
+
+def test_double_and_to_dtype_cast_every_parameter():
+    model = Stack(2).double()
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    model.to(np.float32)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    with pytest.raises(TypeError, match="must stay floating point"):
+        model.to(dtype=np.int64)
+
+
+def test_clip_grad_norm_is_reachable_as_nn_utils():
+    assert nn.utils.clip_grad_norm_ is optim.clip_grad_norm_
