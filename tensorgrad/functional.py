@@ -164,6 +164,9 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
                          f"(targets must be in [0, {n_classes - 1}], or ignore_index={ignore_index})")
     if weight is not None:
         w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        if w.dtype == bool:
+            raise TypeError(f"{name}: weight (the third argument, as in PyTorch) holds per-class "
+                            "weights, but got a boolean array; to count some targets only, pass mask=")
         if tuple(w.shape) != (n_classes,):
             raise ValueError(f"{name}: weight must have one entry per class, shape ({n_classes},), "
                              f"got {tuple(w.shape)}")

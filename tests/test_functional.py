@@ -81,6 +81,17 @@ def test_cross_entropy_refuses_a_positional_ignore_index_in_the_weight_slot():
         F.cross_entropy(tg.zeros(2, 3), np.array([0, 1]), -100)
 
 
+def test_cross_entropy_points_a_positional_boolean_mask_to_mask_keyword():
+    with pytest.raises(TypeError, match="pass mask="):
+        F.cross_entropy(tg.zeros(3, 3), np.array([0, 1, 2]), np.array([True, False, True]))
+
+
+def test_cross_entropy_accepts_integer_tensor_targets():
+    x = normal((2, 3), 0)
+    t = tg.tensor(np.array([2, 0]))
+    assert F.cross_entropy(x, t).item() == F.cross_entropy(x, np.array([2, 0])).item()
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy_gradient_with_weights_ignore_and_smoothing(device, reduction, smoothing):
