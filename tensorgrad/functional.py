@@ -1,8 +1,11 @@
-"""Functions on tensors built from the primitive ops: losses, softmax, dropout, joins.
+"""Functions on tensors built from the primitive ops (PyTorch's torch.nn.functional names).
+
+Activations, softmax, losses, dropout, embedding, one_hot, pad, joins.
 
 Shapes in the docstrings: N examples, C classes.
 """
 
+import math
 import numbers
 
 import numpy
@@ -24,73 +27,258 @@ def _axis(axis, ndim, name):
     return axis % ndim
 
 
-def softmax(x, axis=-1):
-    """e^x / sum e^x along ``axis``: probabilities that sum to 1. Same shape as x."""
+def _dim(dim, axis, name, default=-1):
+    """PyTorch's ``dim=``, with NumPy's ``axis=`` accepted as an alias."""
+    if axis is not None:
+        if dim is not None and dim != axis:
+            raise TypeError(f"{name}: got dim={dim} and axis={axis}; pass one of them (they are aliases)")
+        return axis
+    return default if dim is None else dim
+
+
+def _reduce(loss, reduction, name):
+    """Apply a loss's ``reduction``: "mean" (default), "sum", or "none" (the per-element losses)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def softmax(x, dim=None, *, axis=None):
+    """e^x / sum e^x along ``dim`` (default -1, the last): probabilities that sum to 1. Same shape as x."""
     _check_tensor(x, "softmax")
-    return ops.Softmax.apply(x, axis=_axis(axis, x.ndim, "softmax"))
+    return ops.Softmax.apply(x, axis=_axis(_dim(dim, axis, "softmax"), x.ndim, "softmax"))
 
 
-def log_softmax(x, axis=-1):
-    """log softmax(x) along ``axis``, computed stably (max-shifted). Same shape as x."""
+def log_softmax(x, dim=None, *, axis=None):
+    """log softmax(x) along ``dim`` (default -1), computed stably (max-shifted). Same shape as x."""
     _check_tensor(x, "log_softmax")
-    return ops.LogSoftmax.apply(x, axis=_axis(axis, x.ndim, "log_softmax"))
+    return ops.LogSoftmax.apply(x, axis=_axis(_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
 
 
 def sigmoid(x):
+    """1 / (1 + e^-x), elementwise."""
+    _check_tensor(x, "sigmoid")
     return x.sigmoid()
 
 
 def tanh(x):
+    """tanh(x), elementwise."""
+    _check_tensor(x, "tanh")
     return x.tanh()
 
 
 def relu(x):
+    """max(x, 0), elementwise."""
+    _check_tensor(x, "relu")
     return x.relu()
 
 
-def cross_entropy(logits, targets, mask=None, ignore_index=None, reduction="mean"):
-    """Mean negative log-likelihood of integer ``targets`` under softmax(``logits``).
+def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x;  gradient 1 or negative_slope. Same shape as x."""
+    _check_tensor(x, "leaky_relu")
+    return ops.Where.apply(x, x * negative_slope, cond=x.data > 0)
 
-    logits (N, C) (or (..., C)), targets (N,) (or (...)) ints in [0, C).
-    mask: same shape as targets, 1/True where a target counts, 0/False where not.
-    ignore_index: a target value that does not count (e.g. padding).
-    reduction: "mean" over counted targets, or "sum". Returns a scalar tensor.
+
+def gelu(x, approximate="none"):
+    """x Phi(x) with Phi the standard normal CDF (exact, via erf), elementwise.
+
+    approximate="tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch's option.
     """
-    _check_tensor(logits, "cross_entropy", "logits")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
-    xp = backend.get_array_module(logits.data)
-    t = targets.data if isinstance(targets, Tensor) else targets
-    t = xp.asarray(t) if not isinstance(t, xp.ndarray) else t
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {t.dtype}; "
+    _check_tensor(x, "gelu")
+    if approximate == "none":
+        return ops.Gelu.apply(x)
+    if approximate == "tanh":
+        inner = (x + 0.044715 * x * x * x) * math.sqrt(2 / math.pi)
+        return 0.5 * x * (1 + inner.tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """log(1 + e^(beta x)) / beta elementwise, without overflow; x itself where beta x > threshold."""
+    _check_tensor(x, "softplus")
+    if not beta > 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta!r}")
+    return ops.Softplus.apply(x, beta=float(beta), threshold=float(threshold))
+
+
+def linear(x, weight, bias=None):
+    """x @ weight^T + bias:  x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    _check_tensor(x, "linear")
+    _check_tensor(weight, "linear", "weight")
+    if weight.ndim != 2 or x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not fit; "
+                         "weight is (out_features, in_features) and the input's last size must be "
+                         "in_features")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def _int_array(values, xp, name, what):
+    """``values`` (a Tensor, array or list) as an integer array of module ``xp``."""
+    a = values.data if isinstance(values, Tensor) else values
+    a = xp.asarray(a) if not isinstance(a, xp.ndarray) else a
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name}: {what} must be integer class indices, got dtype {a.dtype}; "
                         "convert with .astype(np.int64)")
-    if logits.ndim < 1 or tuple(t.shape) != logits.shape[:-1]:
-        raise ValueError(f"cross_entropy: logits of shape {logits.shape} need targets of shape "
-                         f"{logits.shape[:-1]} (one class index per row), got {tuple(t.shape)}")
-    n_classes = logits.shape[-1]
-    weights = None
+    return a
+
+
+def _class_targets(input, target, weight, ignore_index, mask, name):
+    """Check the targets of a classification loss; returns (targets, counted, weights).
+
+    input (N, C) or (N, C, d1, ...) has the classes on axis 1, as in PyTorch;
+    target (N,) or (N, d1, ...) ints in [0, C) or ignore_index (those become 0).
+    counted: 1 where a target counts (``mask`` and ignore_index), weights: that
+    times the class ``weight`` (C,) of each target; each None when all are 1.
+    """
+    xp = backend.get_array_module(input.data)
+    t = _int_array(target, xp, name, "targets")
+    expected = (input.shape[0],) + input.shape[2:]
+    if tuple(t.shape) != expected:
+        hint = ""
+        if input.ndim > 2 and tuple(t.shape) == input.shape[:-1]:
+            hint = (f". The classes are on axis 1, as in PyTorch; for class scores on the last axis, "
+                    f"pass input.reshape(-1, {input.shape[-1]}) and target.reshape(-1)")
+        raise ValueError(f"{name}: input of shape {input.shape} (N, C, ...) needs targets of shape "
+                         f"{expected}, got {tuple(t.shape)}{hint}")
+    n_classes = input.shape[1]
+    counted = None
     if mask is not None:
         m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
         if tuple(m.shape) != tuple(t.shape):
-            raise ValueError(f"cross_entropy: mask has shape {tuple(m.shape)}, targets {tuple(t.shape)}; "
+            raise ValueError(f"{name}: mask has shape {tuple(m.shape)}, targets {tuple(t.shape)}; "
                              "they must match")
-        weights = m.astype(logits.dtype)
-    if ignore_index is not None:
-        keep = (t != ignore_index).astype(logits.dtype)
-        weights = keep if weights is None else weights * keep
-        t = xp.where(t == ignore_index, 0, t)
+        counted = m.astype(input.dtype)
+    ignored = t == ignore_index if ignore_index is not None else None
+    if ignored is not None and bool(ignored.any()):
+        keep = (~ignored).astype(input.dtype)
+        counted = keep if counted is None else counted * keep
+        t = xp.where(ignored, 0, t)
     bad = _out_of_range(t, n_classes)
     if bad is not None:
-        raise ValueError(f"cross_entropy: target {bad} is out of range for {n_classes} classes "
-                         f"(targets must be in [0, {n_classes - 1}])")
+        raise ValueError(f"{name}: target {bad} is out of range for {n_classes} classes "
+                         f"(targets must be in [0, {n_classes - 1}], or ignore_index={ignore_index})")
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        if w.dtype == bool:
+            raise TypeError(f"{name}: weight (the third argument, as in PyTorch) holds per-class "
+                            "weights, but got a boolean array; to count some targets only, pass mask=")
+        if tuple(w.shape) != (n_classes,):
+            raise ValueError(f"{name}: weight must have one entry per class, shape ({n_classes},), "
+                             f"got {tuple(w.shape)}")
+        picked = w.astype(input.dtype)[t]
+        return t, counted, picked if counted is None else counted * picked
+    return t, counted, counted
+
+
+def _check_loss_call(input, reduction, name):
+    _check_tensor(input, name, "input")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if input.ndim < 1:
+        raise ValueError(f"{name}: input must have a class axis, got a 0-d tensor")
+
+
+def _check_some_target_counts(t, weights, reduction, name):
     if reduction == "mean" and (t.size == 0 or (weights is not None and float(weights.sum()) == 0)):
-        raise ValueError("cross_entropy: no target counts (all masked or ignored, or none given); "
+        raise ValueError(f"{name}: no target counts (all masked or ignored, or none given); "
                          "the mean over zero targets is undefined")
-    flat = logits.reshape(-1, n_classes) if logits.ndim != 2 else logits
-    return ops.CrossEntropy.apply(flat, targets=t.reshape(-1),
-                                  weights=None if weights is None else weights.reshape(-1),
-                                  reduction=reduction)
+
+
+def _unbatched(fn, input, target, *args, **kwargs):
+    """Run a classification loss on one example: input (C,), target a scalar index."""
+    out = fn(input.reshape(1, input.shape[0]), [target.item() if isinstance(target, Tensor) else target],
+             *args, **kwargs)
+    return out.reshape(()) if out.ndim else out
+
+
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean", mask=None):
+    """Negative log-likelihood of integer targets given log-probabilities (e.g. from log_softmax).
+
+    input (N, C) or (N, C, d1, ...) log-probabilities with the classes on axis 1, or (C,);
+    target (N,) or (N, d1, ...) ints in [0, C); targets equal to ignore_index count for nothing.
+    weight: optional (C,) class weights; mask: ours, 1/True where a target counts.
+    reduction: "mean" (weighted by the counted targets' weights), "sum" or "none" (shape of target).
+    """
+    _check_loss_call(input, reduction, "nll_loss")
+    if input.ndim == 1:
+        return _unbatched(nll_loss, input, target, weight, ignore_index=ignore_index,
+                          reduction=reduction, mask=mask)
+    t, _, weights = _class_targets(input, target, weight, ignore_index, mask, "nll_loss")
+    _check_some_target_counts(t, weights, reduction, "nll_loss")
+    return ops.NLLLoss.apply(input, targets=t, weights=weights, reduction=reduction)
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, mask=None):
+    """Cross-entropy of integer ``target`` under softmax(``input``) over the class axis 1 (PyTorch's).
+
+    input: logits (N, C), or (N, C, d1, ...) with the classes on axis 1, or (C,) for one example;
+    target: (N,) or (N, d1, ...) ints in [0, C); targets equal to ignore_index count for nothing.
+    weight: optional (C,) class weights. mask (ours): same shape as target, 1/True where a target counts.
+    label_smoothing: eps in [0, 1]: the target distribution is (1 - eps) onehot + eps / C.
+    reduction: "mean" over counted targets (weighted), "sum", or "none" (one loss per target).
+    Logits laid out (N, T, C)? Pass ``input.reshape(-1, C), target.reshape(-1)``.
+    """
+    _check_loss_call(input, reduction, "cross_entropy")
+    if input.ndim == 1:
+        return _unbatched(cross_entropy, input, target, weight, ignore_index=ignore_index,
+                          reduction=reduction, label_smoothing=label_smoothing, mask=mask)
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    t, counted, weights = _class_targets(input, target, weight, ignore_index, mask, "cross_entropy")
+    _check_some_target_counts(t, weights, reduction, "cross_entropy")
+    loss = ops.CrossEntropy.apply(input, targets=t, weights=weights, reduction=reduction)
+    if not label_smoothing:
+        return loss
+    # PyTorch's smoothing term: -sum_c w_c log p_c per counted target, reduced like the main
+    # term (a "mean" divides by the same sum of target weights), then scaled by eps / C.
+    xp = backend.get_array_module(input.data)
+    logp = log_softmax(input, dim=1)
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        logp = logp * _constant(w.astype(input.dtype).reshape((-1,) + (1,) * (input.ndim - 2)))
+    smooth = -logp.sum(axis=1)
+    if counted is not None:
+        smooth = smooth * _constant(counted)
+    if reduction == "mean":
+        smooth = smooth.sum() / _constant(xp.asarray(t.size if weights is None else weights.sum(),
+                                                     dtype=input.dtype))
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return loss * (1 - label_smoothing) + smooth * (label_smoothing / input.shape[1])
+
+
+def _constant(array):
+    """An array as a tensor that records no gradient."""
+    return Tensor._from_op(array, None, 0)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """-w [p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] elementwise, reduced; stable for any |x|.
+
+    input x: logits (any shape); target y: probabilities in [0, 1], the same shape;
+    weight w: broadcasts to x; pos_weight p: weight of the positive term, broadcasting
+    along the last (class) axis, e.g. (C,). Computed as
+    (1 - y) x + (1 + (p - 1) y) softplus(-x), with softplus(-x) = log(1 + e^-x) formed stably.
+    """
+    _check_tensor(input, "binary_cross_entropy_with_logits", "input")
+    target = lift(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target size {target.shape} must be the "
+                         f"same as input size {input.shape}")
+    log_one_plus = ops.Softplus.apply(-input, beta=1.0, threshold=math.inf)  # -log sigmoid(x)
+    if pos_weight is None:
+        loss = (1 - target) * input + log_one_plus
+    else:
+        loss = (1 - target) * input + (1 + (lift(pos_weight, input) - 1) * target) * log_one_plus
+    if weight is not None:
+        loss = loss * lift(weight, input)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 def _out_of_range(ids, n):
@@ -101,15 +289,53 @@ def _out_of_range(ids, n):
     return low if low < 0 else high if high >= n else None
 
 
-def mse_loss(prediction, target):
-    """Mean of (prediction - target)^2 over every element. Shapes must match."""
-    _check_tensor(prediction, "mse_loss", "prediction")
-    target = lift(target, prediction)
-    if prediction.shape != target.shape:
-        raise ValueError(f"mse_loss: prediction has shape {prediction.shape} but target has shape "
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2 elementwise, reduced by ``reduction`` ("mean", "sum", "none"). Shapes must match."""
+    _check_tensor(input, "mse_loss", "input")
+    target = lift(target, input)
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input has shape {input.shape} but target has shape "
                          f"{target.shape}; they must match (no broadcasting, to catch mistakes)")
-    diff = prediction - target
-    return (diff * diff).mean()
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def one_hot(tensor, num_classes=-1):
+    """Integer class indices (...) -> int64 (..., num_classes) with a 1 at each index.
+
+    num_classes=-1: one more than the largest index. Records no gradient.
+    """
+    xp = backend.get_array_module(tensor.data) if isinstance(tensor, Tensor) else numpy
+    ids = _int_array(tensor, xp, "one_hot", "indices")
+    if num_classes == -1:
+        if ids.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(ids.max()) + 1
+    bad = _out_of_range(ids, num_classes)
+    if bad is not None:
+        raise ValueError(f"one_hot: index {bad} is out of range for {num_classes} classes "
+                         f"(indices must be in [0, {num_classes - 1}])")
+    out = (ids[..., None] == xp.arange(num_classes)).astype(numpy.int64)
+    return Tensor._from_op(out, None, 0)
+
+
+def pad(input, pad, mode="constant", value=0.0):
+    """Pad ``input`` with ``value``: pad = (left, right) for the last axis, then (top, bottom) for the
+    one before, ... (PyTorch's order, last axis first). Negative amounts crop."""
+    _check_tensor(input, "pad", "input")
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got mode={mode!r}")
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim or not all(isinstance(p, numbers.Integral) for p in pad):
+        raise ValueError(f"pad: pad must be an even number of ints, at most 2 per axis of the "
+                         f"{input.ndim}-d input, got {pad}")
+    pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(len(pad) // 2)]
+    widths = [(0, 0)] * (input.ndim - len(pairs)) + pairs[::-1]
+    for axis, (n, (before, after)) in enumerate(zip(input.shape, widths, strict=True)):
+        if n + before + after < 0:
+            raise ValueError(f"pad: padding {before, after} of axis {axis} (size {n}) leaves a "
+                             "negative size")
+    return ops.Pad.apply(input, widths=widths, value=value)
 
 
 def dropout(x, p=0.5, training=True):
@@ -123,7 +349,7 @@ def dropout(x, p=0.5, training=True):
         return x * 0.0
     keep = generator(x.device).random(x.shape, dtype=numpy.float32) >= p
     scale = (keep / (1 - p)).astype(x.dtype)
-    return x * Tensor._from_op(scale, None, 0)
+    return x * _constant(scale)
 
 
 def embedding(indices, weight):

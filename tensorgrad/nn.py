@@ -1,15 +1,22 @@
-"""Modules: objects that own Parameters, and the layers Linear, Embedding, Dropout.
+"""Modules: objects that own Parameters, the containers Sequential / ModuleList / ModuleDict /
+ParameterList, and the layers Linear, Embedding, Dropout and the activations.
 
 A Module finds its parameters by looking at its attributes: every Parameter
-and every sub-Module assigned to ``self`` is registered, in assignment order,
-under its attribute name ("encoder.weight").
+and every sub-Module assigned to ``self`` is registered under its attribute
+name ("encoder.weight"). As in PyTorch, a module's own parameters come first,
+then its sub-modules' in assignment order. Modules kept in a plain Python
+list or dict would be invisible to ``parameters()``, so assigning one raises
+an error that names nn.ModuleList / nn.ModuleDict.
 """
 
 import math
+import operator
+from collections import OrderedDict
 
 import numpy
 
 from . import backend, functional
+from .optim import clip_grad as utils  # noqa: F401  (torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_)
 from .random import generator, uniform
 from .tensor import DEFAULT_FLOAT, Tensor
 
@@ -19,17 +26,52 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data, dtype=None, device=None):
-        super().__init__(data, requires_grad=True, dtype=dtype, device=device)
+    def __init__(self, data, dtype=None, device=None, requires_grad=True):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
     def __repr__(self):
         return "Parameter" + super().__repr__()[len("tensor"):]
 
 
+def _hidden_members(owner, name, value):
+    """The error for a plain list/tuple/dict attribute holding Modules or Parameters, else None."""
+    if isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return None
+    for key, item in items:
+        if isinstance(item, (Module, Parameter)):
+            kind = "Module" if isinstance(item, Module) else "Parameter"
+            fix = {("Module", False): "nn.ModuleList([...])", ("Module", True): "nn.ModuleDict({...})",
+                   ("Parameter", False): "nn.ParameterList([...])",
+                   ("Parameter", True): "separate attributes (or nn.ParameterList)"}[
+                kind, isinstance(value, dict)]
+            return TypeError(
+                f"{type(owner).__name__}.{name} is a plain Python {type(value).__name__} holding a "
+                f"{type(item).__name__} (at [{key!r}]). Modules and Parameters inside plain lists, "
+                "tuples and dicts are not registered, so parameters(), the optimizer, state_dict(), "
+                f"to() and train()/eval() would silently miss them. Use {fix} instead")
+    return None
+
+
 class Module:
-    """Base class of layers and models: subclass it, assign Parameters and Modules, write forward."""
+    """Base class of layers and models: subclass it, assign Parameters and Modules, write forward.
+
+    Calling ``super().__init__()`` is allowed (as PyTorch requires) but not needed.
+    """
 
     training = True
+
+    def __init__(self):
+        pass
+
+    def __setattr__(self, name, value):
+        error = _hidden_members(self, name, value)
+        if error is not None:
+            raise error
+        object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -37,53 +79,157 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward method")
 
-    def named_children(self):
-        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
-
-    def named_parameters(self, prefix=""):
-        """(name, Parameter) pairs of this module and its sub-modules, each parameter once."""
-        seen = set()
+    # ----------------------------------------------------------- registration
+    def _members(self):
+        """(name, value) of every registered Parameter and Module, in assignment order."""
         for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                items = [(prefix + name, value)]
-            elif isinstance(value, Module):
-                items = value.named_parameters(prefix + name + ".")
-            else:
-                continue
-            for full_name, p in items:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    yield full_name, p
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            else:  # a list filled after it was assigned
+                error = _hidden_members(self, name, value)
+                if error is not None:
+                    raise error
 
-    def parameters(self):
-        return [p for _, p in self.named_parameters()]
+    def add_module(self, name, module):
+        """Register ``module`` (or None) under ``name``, as ``setattr`` would, with PyTorch's checks."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {type(module).__name__} is not a Module")
+        self._check_name(name, Module)
+        setattr(self, name, module)
 
-    def zero_grad(self):
+    register_module = add_module
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: {name!r} must be a "
+                            f"Parameter (or None), got {type(param).__name__}")
+        self._check_name(name, Parameter)
+        setattr(self, name, param)
+
+    def _check_name(self, name, kind):
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: a name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"{type(self).__name__}: name {name!r} must be non-empty and contain no '.'")
+        if hasattr(self, name) and not isinstance(vars(self).get(name), kind):
+            raise KeyError(f"{type(self).__name__}: attribute {name!r} already exists; pick another name")
+
+    # ------------------------------------------------------------ traversal
+    def named_children(self):
+        """(name, module) of each direct sub-module, each module once."""
+        seen = set()
+        for name, value in self._members():
+            if isinstance(value, Module) and id(value) not in seen:
+                seen.add(id(value))
+                yield name, value
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) of this module ("" ) and every module below it, depth first."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        if remove_duplicate:
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._members():
+            if isinstance(module, Module):
+                yield from module.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                                remove_duplicate)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, Parameter) pairs: each module's own parameters, then its sub-modules'.
+
+        A parameter shared by two modules is listed once (under its first name)
+        unless remove_duplicate=False.
+        """
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in module._members():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    if remove_duplicate:
+                        seen.add(id(value))
+                    yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def parameters(self, recurse=True):
+        """Every Parameter once (a generator, as PyTorch's), e.g. for an optimizer."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module and then on this one (e.g. to initialise); returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # -------------------------------------------------------------- state
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient: None (default), or zeros with set_to_none=False."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = backend.get_array_module(p.grad).zeros_like(p.grad)
+
+    def requires_grad_(self, requires_grad=True):
+        """Switch gradient recording for every parameter on or off (e.g. to freeze a layer); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
 
     def train(self, mode=True):
-        """Training mode (dropout active); returns self."""
-        self.training = mode
-        for _, child in self.named_children():
-            child.train(mode)
+        """Training mode (dropout active) for this module and every sub-module; returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode must be True or False, got {mode!r}")
+        for module in self.modules():
+            module.training = mode
         return self
 
     def eval(self):
         """Evaluation mode (dropout off); returns self."""
         return self.train(False)
 
-    def to(self, device):
-        """Move every parameter to ``device`` ("cpu" or "cuda") in place; returns self."""
-        backend.module_for(device)
+    def to(self, device=None, dtype=None):
+        """Move every parameter to ``device`` ("cpu" or "cuda") and/or cast it to a float ``dtype``,
+        in place; returns self. ``to(np.float64)`` alone casts, as PyTorch's ``to(torch.float64)``."""
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device
+        if device is not None:
+            backend.module_for(device)
+        if dtype is not None and numpy.dtype(dtype).kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
+                            f"got dtype {numpy.dtype(dtype)}")
         for p in self.parameters():
-            p.data = backend.to_device(p.data, device)
-            p.grad = None if p.grad is None else backend.to_device(p.grad, device)
+            for name in ("data", "grad"):
+                value = getattr(p, name)
+                if value is not None:
+                    value = value if device is None else backend.to_device(value, device)
+                    setattr(p, name, value if dtype is None else value.astype(dtype, copy=False))
         return self
 
+    def double(self):
+        """Cast every parameter to float64 in place; returns self."""
+        return self.to(dtype=numpy.float64)
+
+    def float(self):
+        """Cast every parameter to float32 in place; returns self."""
+        return self.to(dtype=numpy.float32)
+
     def state_dict(self):
-        """{name: NumPy array copy} of every parameter."""
-        return {name: backend.to_numpy(p.data).copy() for name, p in self.named_parameters()}
+        """{name: NumPy array copy} of every parameter; a shared one appears under each of its names."""
+        return {name: backend.to_numpy(p.data).copy()
+                for name, p in self.named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays from ``state`` into the parameters of the same names.
@@ -92,7 +238,7 @@ class Module:
         strict: every parameter must be present and nothing else may be.
         Returns (missing, unexpected) name lists.
         """
-        params = dict(self.named_parameters())
+        params = dict(self.named_parameters(remove_duplicate=False))
         missing = [n for n in params if n not in state]
         unexpected = [n for n in state if n not in params]
         if strict and (missing or unexpected):
@@ -132,6 +278,199 @@ class Module:
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
 
 
+# ------------------------------------------------------------------ containers
+class _Indexed(Module):
+    """Items registered as attributes named "0", "1", ...: what ModuleList and ParameterList share."""
+
+    _item_type = Module
+
+    def __init__(self, items=None):
+        if items is not None:
+            self.extend(items)
+
+    def _items(self):
+        return [v for v in vars(self).values() if isinstance(v, self._item_type)]
+
+    def _check_item(self, item, op):
+        if not isinstance(item, self._item_type):
+            raise TypeError(f"{type(self).__name__}.{op}: {type(item).__name__} is not a "
+                            f"{self._item_type.__name__}")
+        return item
+
+    def _renumber(self, items):
+        """Register ``items`` as "0", "1", ... in order (after an insert or delete)."""
+        for key in [k for k, v in vars(self).items() if isinstance(v, self._item_type)]:
+            delattr(self, key)
+        for i, item in enumerate(items):
+            setattr(self, str(i), item)
+
+    def _index(self, index, op):
+        n = len(self)
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"{type(self).__name__}{op}: indices must be integers or slices, "
+                            f"not {type(index).__name__}") from None
+        if not -n <= i < n:
+            raise IndexError(f"{type(self).__name__}{op}: index {i} is out of range for {n} items")
+        return i % n
+
+    def __len__(self):
+        return len(self._items())
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return type(self)(self._items()[index])
+        return self._items()[self._index(index, "[...]")]
+
+    def __setitem__(self, index, item):
+        setattr(self, str(self._index(index, "[...] =")), self._check_item(item, "__setitem__"))
+
+    def __delitem__(self, index):
+        items = self._items()
+        del items[index if isinstance(index, slice) else self._index(index, "del [...]")]
+        self._renumber(items)
+
+    def append(self, item):
+        """Add ``item`` at the end; returns self."""
+        setattr(self, str(len(self)), self._check_item(item, "append"))
+        return self
+
+    def extend(self, items):
+        """Append every item of an iterable; returns self."""
+        for item in items:
+            self.append(item)
+        return self
+
+    def insert(self, index, item):
+        """Put ``item`` before position ``index``."""
+        items = self._items()
+        items.insert(index, self._check_item(item, "insert"))
+        self._renumber(items)
+
+
+class ModuleList(_Indexed):
+    """A list of Modules that registers them: parameters are named "0.weight", "1.weight", ...
+
+    Indexing (with slices), len, iteration, append, extend and insert work as on a list.
+    It has no forward: call its items yourself (e.g. ``for layer in self.layers: x = layer(x)``).
+    """
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleList has no forward; iterate over it and call each module")
+
+
+class ParameterList(_Indexed):
+    """A list of Parameters that registers them under "0", "1", ..."""
+
+    _item_type = Parameter
+
+    def append(self, item):
+        if isinstance(item, Tensor) and not isinstance(item, Parameter):
+            item = Parameter(item.data)
+        return super().append(item)
+
+    def extra_repr(self):
+        return ", ".join(f"{tuple(p.shape)} {p.dtype}" for p in self)
+
+
+class Sequential(_Indexed):
+    """Modules applied one after the other: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Built from modules (named "0", "1", ...) or from one OrderedDict of names to modules.
+    """
+
+    def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            super().__init__(modules)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self.named_children())[index]))
+        return super().__getitem__(index)
+
+    def __setitem__(self, index, module):
+        name = list(dict(self._members()))[self._index(index, "[...] =")]
+        setattr(self, name, self._check_item(module, "__setitem__"))
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
+
+
+class ModuleDict(Module):
+    """A dict of names to Modules that registers them: parameters are named "<key>.weight".
+
+    The mapping API: ``d[key]``, ``d[key] = m``, ``del d[key]``, ``in``, len, iteration over
+    keys, keys(), values(), items(), update(), pop(), clear(). Keys are strings that are not
+    already attribute names of the ModuleDict (such as "train").
+    """
+
+    def __init__(self, modules=None):
+        if modules is not None:
+            self.update(modules)
+
+    def _check_key(self, key):
+        if not isinstance(key, str) or not isinstance(vars(self).get(key), Module):
+            raise KeyError(key)
+        return key
+
+    def __getitem__(self, key):
+        return vars(self)[self._check_key(key)]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        delattr(self, self._check_key(key))
+
+    def __contains__(self, key):
+        return isinstance(key, str) and isinstance(vars(self).get(key), Module)
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def keys(self):
+        return [k for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def values(self):
+        return [v for v in vars(self).values() if isinstance(v, Module)]
+
+    def items(self):
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def update(self, modules):
+        """Add (or replace) modules from a mapping or an iterable of (key, module) pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            if not isinstance(module, Module):
+                raise TypeError(f"ModuleDict: value for {key!r} is a {type(module).__name__}, not a Module")
+            self[key] = module
+
+    def pop(self, key):
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self):
+        for key in self.keys():
+            delattr(self, key)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ModuleDict has no forward; call the modules it holds")
+
+
+# ---------------------------------------------------------------------- layers
 class Linear(Module):
     """y = x @ W^T + b:  (..., in_features) -> (..., out_features). W is (out, in) as in PyTorch.
 
@@ -148,11 +487,11 @@ class Linear(Module):
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear({self.in_features}, {self.out_features}) got input of shape "
                              f"{x.shape}; its last axis must have size {self.in_features}")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
-        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 
 class Embedding(Module):
@@ -183,3 +522,116 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+# ------------------------------------------------- activations (for Sequential)
+class Identity(Module):
+    """f(x) = x."""
+
+    def forward(self, x):
+        return x
+
+
+class ReLU(Module):
+    """f(x) = max(x, 0), elementwise."""
+
+    def forward(self, x):
+        return functional.relu(x)
+
+
+class Tanh(Module):
+    """f(x) = tanh(x), elementwise."""
+
+    def forward(self, x):
+        return functional.tanh(x)
+
+
+class Sigmoid(Module):
+    """f(x) = 1 / (1 + e^-x), elementwise."""
+
+    def forward(self, x):
+        return functional.sigmoid(x)
+
+
+class LeakyReLU(Module):
+    """f(x) = x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return functional.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    """f(x) = x Phi(x) (approximate="none") or its tanh approximation (approximate="tanh")."""
+
+    def __init__(self, approximate="none"):
+        self.approximate = approximate
+
+    def forward(self, x):
+        return functional.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """f(x) = log(1 + e^(beta x)) / beta (linear where beta x > threshold)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return functional.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+# ---------------------------------------------------------------------- losses
+class CrossEntropyLoss(Module):
+    """``functional.cross_entropy`` as a module: ``nn.CrossEntropyLoss()(logits, targets)``."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        self.weight, self.ignore_index = weight, ignore_index
+        self.reduction, self.label_smoothing = reduction, label_smoothing
+
+    def forward(self, input, target):
+        return functional.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                                        reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(Module):
+    """``functional.nll_loss`` as a module (input: log-probabilities, classes on axis 1)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
+
+    def forward(self, input, target):
+        return functional.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                                   reduction=self.reduction)
+
+
+class MSELoss(Module):
+    """``functional.mse_loss`` as a module."""
+
+    def __init__(self, reduction="mean"):
+        self.reduction = reduction
+
+    def forward(self, input, target):
+        return functional.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """``functional.binary_cross_entropy_with_logits`` as a module."""
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        self.weight, self.reduction, self.pos_weight = weight, reduction, pos_weight
+
+    def forward(self, input, target):
+        return functional.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                           self.pos_weight)

@@ -5,6 +5,8 @@ dL/dx what backward returns for input x. Broadcasting is undone in one place,
 ``sum_to``, never per op.
 """
 
+import math
+
 import numpy
 
 from .autograd import Function, ShapeError
@@ -417,32 +419,153 @@ class LogSoftmax(Function):
         return (g - xp.exp(self.y) * g.sum(axis=self.axis, keepdims=True),)
 
 
-class CrossEntropy(Function):
-    """L = -sum_n w_n log softmax(x_n)[t_n] / sum w;  dL/dx_n = g w_n (softmax(x_n) - onehot(t_n)) / sum w.
+def _classes_last(x):
+    """(N, C, d1, ...) -> (N*d1*..., C): one row of class scores per prediction (a view when 2-D)."""
+    if x.ndim == 2:
+        return x
+    return get_array_module(x).moveaxis(x, 1, -1).reshape(-1, x.shape[1])
 
-    x: logits (N, C); targets: ints (N,); weights: (N,) or None (all ones);
-    with reduction="sum" the division by sum w is left out.
+
+def _classes_back(rows, shape):
+    """Undo ``_classes_last``: (M, C) rows -> ``shape`` (N, C, d1, ...)."""
+    if len(shape) == 2:
+        return rows
+    moved = rows.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
+    return get_array_module(rows).moveaxis(moved, -1, 1)
+
+
+class NLLLoss(Function):
+    """L_n = -w_n logp[n, t_n];  "mean": sum L_n / sum w_n, "sum": sum L_n, "none": L (N, d1, ...).
+
+    dL/dlogp[n, t_n] = -g w_n (divided by sum w_n for "mean"); 0 for the other classes.
+    logp: (N, C) or (N, C, d1, ...) with the class axis 1; targets: ints (N, d1, ...);
+    weights: per-target weights, same shape as targets, or None (all ones).
     """
 
-    def forward(self, x, targets, weights, reduction):
-        xp = get_array_module(x)
-        logp = log_softmax_array(x, axis=1)
-        rows = xp.arange(x.shape[0])
-        picked = logp[rows, targets]
+    def forward(self, logp, targets, weights, reduction):
+        xp = get_array_module(logp)
+        rows = _classes_last(logp)
+        t = targets.reshape(-1)
+        self.shape, self.rows, self.t = logp.shape, xp.arange(rows.shape[0]), t
+        losses = -rows[self.rows, t]
         if weights is not None:
-            picked = picked * weights
-        total = 1 if reduction == "sum" else (x.shape[0] if weights is None else weights.sum())
-        self.logp, self.rows, self.targets, self.weights, self.total = logp, rows, targets, weights, total
-        return -picked.sum() / total
+            self.w = weights.reshape(-1)
+            losses = losses * self.w
+        else:
+            self.w = xp.ones((), dtype=logp.dtype)
+        self.reduction = reduction
+        if reduction == "none":
+            return losses.reshape(targets.shape)
+        if reduction == "sum":
+            return losses.sum()
+        self.total = rows.shape[0] if weights is None else self.w.sum()
+        return losses.sum() / self.total
+
+    def _coefficients(self, g):
+        """dL/dL_n for every target n: the weight times the incoming gradient (and 1/sum w)."""
+        if self.reduction == "none":
+            return g.reshape(-1) * self.w
+        c = g * self.w
+        return c / self.total if self.reduction == "mean" else c
 
     def backward(self, g):
         xp = get_array_module(g)
-        grad = xp.exp(self.logp)
-        grad[self.rows, self.targets] -= 1
-        if self.weights is not None:
-            grad *= self.weights[:, None]
-        grad *= g / self.total
-        return (grad,)
+        grad = xp.zeros((self.t.shape[0], self.shape[1]), dtype=g.dtype)
+        grad[self.rows, self.t] = -self._coefficients(g)  # one entry per row: no repeats
+        return (_classes_back(grad, self.shape),)
+
+
+class CrossEntropy(NLLLoss):
+    """L = NLLLoss(log_softmax(x) over the class axis 1);  dL/dx_n = c_n (softmax(x_n) - onehot(t_n)).
+
+    c_n is dL/dL_n as in NLLLoss (weight, incoming gradient, 1/sum w for "mean").
+    Fused so the backward forms softmax - onehot directly instead of going through log_softmax.
+    """
+
+    def forward(self, x, targets, weights, reduction):
+        self.logp = log_softmax_array(x, axis=1)
+        return super().forward(self.logp, targets, weights, reduction)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        c = self._coefficients(g)
+        grad = xp.exp(_classes_last(self.logp))
+        grad *= c[:, None] if c.ndim else c
+        grad[self.rows, self.t] -= c
+        return (_classes_back(grad, self.shape),)
+
+
+def softplus_array(x):
+    """log(1 + e^x) without overflow: max(x, 0) + log(1 + e^-|x|)."""
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+class Softplus(Function):
+    """f = log(1 + e^(beta x)) / beta (x where beta x > threshold);  dL/dx = g sigmoid(beta x) (g there)."""
+
+    def forward(self, x, beta, threshold):
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(beta)
+        self.linear = bx > threshold
+        self.slope = sigmoid_array(bx)
+        return xp.where(self.linear, x, softplus_array(bx) / x.dtype.type(beta))
+
+    def backward(self, g):
+        return (g * get_array_module(g).where(self.linear, 1, self.slope).astype(g.dtype),)
+
+
+_erf_scalar = numpy.frompyfunc(math.erf, 1, 1)
+
+
+def erf_array(x):
+    """The error function elementwise, to the float's precision (NumPy has none of its own)."""
+    xp = get_array_module(x)
+    if xp is numpy:
+        return _erf_scalar(x).astype(x.dtype)  # math.erf element by element: exact, not fast
+    from cupyx.scipy.special import erf
+    return erf(x)
+
+
+class Gelu(Function):
+    """f = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dL/dx = g (Phi(x) + x phi(x)).
+
+    phi(x) = e^(-x^2 / 2) / sqrt(2 pi) is the standard normal density.
+    """
+
+    def forward(self, x):
+        self.x = x
+        self.cdf = (1 + erf_array(x * x.dtype.type(1 / math.sqrt(2)))) / 2
+        return x * self.cdf
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        x = self.x
+        pdf = xp.exp(-x * x / 2) * x.dtype.type(1 / math.sqrt(2 * math.pi))
+        return (g * (self.cdf + x * pdf),)
+
+
+class Pad(Function):
+    """f = x cropped where a pad is negative, then surrounded by ``value``;  dL/dx = the matching slice of g.
+
+    widths: one (before, after) pair per axis of x, first axis first.
+    """
+
+    def forward(self, x, widths, value):
+        xp = get_array_module(x)
+        self.shape = x.shape
+        self.crop = tuple(slice(max(-b, 0), n - max(-a, 0))
+                          for n, (b, a) in zip(x.shape, widths, strict=True))
+        kept = x[self.crop]
+        self.inner = tuple(slice(max(b, 0), max(b, 0) + m)
+                           for m, (b, _) in zip(kept.shape, widths, strict=True))
+        return xp.pad(kept, [(max(b, 0), max(a, 0)) for b, a in widths], constant_values=value)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        full = xp.zeros(self.shape, dtype=g.dtype)
+        full[self.crop] = g[self.inner]
+        return (full,)
 
 
 class ToDevice(Function):

@@ -19,15 +19,15 @@ class TwoLayer(nn.Module):
         return self.out(self.drop(self.hidden(self.embed(idx)).tanh())) * self.scale
 
 
-def test_parameters_are_registered_in_assignment_order_with_dotted_names():
-    names = [n for n, _ in TwoLayer().named_parameters()]
-    assert names == ["embed.weight", "hidden.weight", "hidden.bias", "out.weight", "scale"]
+def test_parameters_are_named_with_dots_own_first_then_submodules_in_assignment_order():
+    names = [n for n, _ in TwoLayer().named_parameters()]  # PyTorch's names and order
+    assert names == ["scale", "embed.weight", "hidden.weight", "hidden.bias", "out.weight"]
 
 
 def test_shared_parameter_is_listed_once():
     m = TwoLayer()
     m.tied = m.hidden
-    assert len(m.parameters()) == 5
+    assert len(list(m.parameters())) == 5
 
 
 def test_state_dict_holds_numpy_copies_and_round_trips():
@@ -127,4 +127,4 @@ def test_module_to_moves_parameters(device):
 
 def test_repr_lists_submodules():
     text = repr(TwoLayer())
-    assert "(hidden): Linear(4, 8, bias=True)" in text and "Dropout(p=0.5)" in text
+    assert "(hidden): Linear(in_features=4, out_features=8, bias=True)" in text and "Dropout(p=0.5)" in text

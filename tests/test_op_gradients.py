@@ -181,7 +181,7 @@ def test_cross_entropy_gradient(device, n, c, seed, masked):
 
 
 def test_cross_entropy_ignore_index_gradient(device):
-    logits = normal((2, 3, 4), 0, device)
+    logits = normal((2, 4, 3), 0, device)  # (N, C, d1): classes on axis 1, as in PyTorch
     targets = np.array([[1, -100, 3], [0, 2, -100]])
     assert tg.gradcheck(lambda x: F.cross_entropy(x, targets, ignore_index=-100), [logits])
 

@@ -101,7 +101,7 @@ def test_fused_sequence_equals_reference_cell_unrolled(name, lengths, reverse):
     cell = _cell(name)
     x = normal((T, B, I), 3)
     states = _flat(_state(name, x[0], 4))
-    weights = cell.parameters()
+    weights = list(cell.parameters())
     inputs = [x, *states, *weights]
     lens = lengths or [T] * B
     fused = _values_and_grads(lambda: op.apply(x, *states, *weights, reverse=reverse,

@@ -1,0 +1,137 @@
+"""Learning-rate schedules (PyTorch's torch.optim.lr_scheduler): StepLR, CosineAnnealingLR, LambdaLR.
+
+The protocol is PyTorch's: build the scheduler after the optimizer (this sets
+each group's lr to the schedule's first value), then once per epoch (or step)
+call ``optimizer.step()`` and after it ``scheduler.step()``. ``get_last_lr()``
+gives the current rates. The updates use PyTorch's recursive formulas, so the
+rates match it to the last bit and chaining with manual lr changes behaves alike.
+"""
+
+import math
+import warnings
+
+import numpy
+
+from .optimizer import Optimizer
+
+
+class LRScheduler:
+    """Base class: subclasses write ``get_lr()``, the rates for epoch ``self.last_epoch``."""
+
+    state_keys = ("last_epoch", "base_lrs", "_last_lr", "_step_count")  # what state_dict saves
+
+    def __init__(self, optimizer, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        for k, group in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(f"{type(self).__name__}: param_groups[{k}] has no 'initial_lr' to resume "
+                               f"from with last_epoch={last_epoch}; load the optimizer's state_dict "
+                               "first, or start with last_epoch=-1")
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._step_count = 0
+        self._initial = True  # the constructor's step sets the first rates
+        self.step()
+        self._initial = False
+
+    def get_lr(self):
+        raise NotImplementedError
+
+    def get_last_lr(self):
+        """The learning rate of each parameter group, as set by the last step()."""
+        return list(self._last_lr)
+
+    def step(self):
+        """Advance the schedule by one epoch and set each group's lr. Call it after optimizer.step()."""
+        if self._step_count == 1 and self.optimizer.steps == 0:
+            warnings.warn("Detected a call of lr_scheduler.step() before optimizer.step(): call them in "
+                          "the opposite order (optimizer.step() first), or the first value of the "
+                          "schedule is skipped", UserWarning, stacklevel=2)
+        self._step_count += 1
+        self.last_epoch += 1
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def state_dict(self):
+        """The schedule's position and settings as plain numbers and lists (they fit in a .npz)."""
+        return {key: getattr(self, key) for key in self.state_keys}
+
+    def load_state_dict(self, state):
+        """Restore what state_dict saved (arrays from tg.load are turned back into numbers)."""
+        unknown = set(state) - set(self.state_keys)
+        if unknown:
+            raise KeyError(f"{type(self).__name__}.load_state_dict: unexpected entries {sorted(unknown)}; "
+                           "was this state saved by another scheduler?")
+        for key, value in state.items():
+            value = numpy.asarray(value)
+            setattr(self, key, value.item() if value.ndim == 0 else value.tolist())
+
+
+class StepLR(LRScheduler):
+    """lr = initial_lr * gamma ** (epoch // step_size): multiply by gamma every step_size epochs."""
+
+    state_keys = LRScheduler.state_keys + ("step_size", "gamma")
+
+    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+        if not (isinstance(step_size, int) and step_size > 0):
+            raise ValueError(f"StepLR: step_size must be a positive int, got {step_size!r}")
+        self.step_size, self.gamma = step_size, gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (initial_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2 (SGDR without restarts).
+
+    From initial_lr down to eta_min at epoch T_max, then back up (a cosine's period is 2 T_max).
+    """
+
+    state_keys = LRScheduler.state_keys + ("T_max", "eta_min")
+
+    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+        if not (isinstance(T_max, int) and T_max > 0):
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive int, got {T_max!r}")
+        self.T_max, self.eta_min = T_max, eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        groups, e, T, low = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
+        if self._initial:
+            return [group["lr"] for group in groups]
+        if self._step_count == 1 and e > 0:  # resumed at a later epoch: the closed form
+            return [low + (base - low) * (1 + math.cos(e * math.pi / T)) / 2 for base in self.base_lrs]
+        if (e - 1 - T) % (2 * T) == 0:  # leaving the bottom, where the ratio below would be 0 / 0
+            return [group["lr"] + (base - low) * (1 - math.cos(math.pi / T)) / 2
+                    for base, group in zip(self.base_lrs, groups, strict=True)]
+        ratio = (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T))
+        return [ratio * (group["lr"] - low) + low for group in groups]
+
+
+class LambdaLR(LRScheduler):
+    """lr = initial_lr * lr_lambda(epoch); lr_lambda is one function, or a list with one per group.
+
+    state_dict leaves the functions out (code is never saved): pass the same ones when resuming.
+    """
+
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per parameter group), "
+                                 f"got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas, strict=True)]
