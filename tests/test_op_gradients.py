@@ -91,11 +91,19 @@ def shape_and_axis(draw, min_dims=0):
 
 
 @given(case=shape_and_axis(), seed=seeds)
-@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin"])
 def test_reduction_gradient(device, name, case, seed):
-    shape, axis, keepdims = case
+    shape, dim, keepdim = case
     x = distinct(shape, seed, device)
-    assert tg.gradcheck(lambda x: getattr(x, name)(axis=axis, keepdims=keepdims), [x])
+    assert tg.gradcheck(lambda x: getattr(x, name)(dim=dim, keepdim=keepdim), [x])
+
+
+@given(case=shape_and_axis(), seed=seeds)
+def test_numpy_axis_and_keepdims_aliases_give_the_same_reduction(device, case, seed):
+    shape, dim, keepdim = case
+    x = distinct(shape, seed, device)
+    np.testing.assert_array_equal(x.sum(axis=dim, keepdims=keepdim).numpy(),
+                                  x.sum(dim=dim, keepdim=keepdim).numpy())
 
 
 def test_max_splits_gradient_between_ties(device):
@@ -110,7 +118,7 @@ def test_reshape_and_transpose_gradient(device, shape, seed):
     n = int(np.prod(shape))
     assert tg.gradcheck(lambda x: x.reshape(n, 1).T * x.reshape(-1).reshape(1, n), [x])
     axes = tuple(np.random.default_rng(seed).permutation(len(shape)))
-    assert tg.gradcheck(lambda x: x.transpose(*axes) * 2, [x])
+    assert tg.gradcheck(lambda x: x.permute(*axes) * 2, [x])
 
 
 @pytest.mark.parametrize("index", [
