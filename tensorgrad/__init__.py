@@ -16,7 +16,21 @@ from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, load, save
 from .ops import ShapeError, sum_to
 from .random import manual_seed, rand, randn
-from .tensor import Tensor, arange, eye, full, full_like, linspace, ones, ones_like, tensor, zeros, zeros_like
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 __version__ = "0.1.0"
 
@@ -53,7 +67,7 @@ __all__ = [
     "DeviceError", "cuda_available", "default_device", "get_array_module", "get_backend", "set_backend",
     "cat", "concat", "stack", "where", "GradcheckError", "gradcheck", "CheckpointError", "load", "save",
     "ShapeError", "sum_to", "manual_seed", "rand", "randn", "Tensor", "ones", "tensor", "zeros",
-    "arange", "eye", "full", "full_like", "linspace", "ones_like", "zeros_like",
+    "arange", "as_tensor", "from_numpy", "eye", "full", "full_like", "linspace", "ones_like", "zeros_like",
     "functional", "nn", "optim", "bool_", "float16", "float32", "float64", "int32", "int64",
     "double", "half", "long",
     "mean", "amax", "amin", "argmax", "argmin", "prod", "var", "std", "logsumexp",

@@ -971,12 +971,32 @@ def lift(value, like):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None):
-    """A new leaf tensor. Arrays keep their dtype; Python ints become int64, floats float32, bools bool.
+    """A new leaf tensor holding a copy of ``data`` (as torch.tensor: in-place ops on it never
+    change the array it came from). Arrays keep their dtype; Python ints become int64, floats
+    float32, bools bool.
 
     device: "cpu" or "cuda" (default: arrays stay where they are, other data
     goes to the default device set by ``set_backend``).
     """
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, numpy.ndarray) or backend.is_gpu_array(data):
+        data = data.copy()
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing memory with the array ``data`` where it can (same dtype and device), else a copy."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with the NumPy array: writes to one show in the other."""
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy expects a NumPy array, got {type(array).__name__}")
+    return Tensor(array, device="cpu")
 
 
 def creation_shape(shape):
