@@ -621,6 +621,15 @@ class Clone(Function):
         return (g,)
 
 
+def index_on(xp, index):
+    """``index`` with its NumPy arrays moved to ``xp``'s device: index arrays must live where x lives."""
+    if xp is numpy:
+        return index
+    parts = [xp.asarray(i) if isinstance(i, numpy.ndarray) else i
+             for i in (index if isinstance(index, tuple) else (index,))]
+    return tuple(parts) if isinstance(index, tuple) else parts[0]
+
+
 def is_advanced(index):
     """True when an index holds an integer or boolean array: the result is a copy, not a view."""
     parts = index if isinstance(index, tuple) else (index,)
@@ -643,11 +652,7 @@ class GetItem(Function):
     saved_inputs = ()
 
     def forward(self, x, index):
-        xp = get_array_module(x)
-        if xp is not numpy:  # index arrays must live where x lives
-            parts = [xp.asarray(i) if isinstance(i, numpy.ndarray) else i
-                     for i in (index if isinstance(index, tuple) else (index,))]
-            index = tuple(parts) if isinstance(index, tuple) else parts[0]
+        index = index_on(get_array_module(x), index)
         self.shape, self.index = x.shape, index
         return x[index]
 

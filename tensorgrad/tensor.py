@@ -521,7 +521,7 @@ class Tensor:
         """x[index] = value, in place (value broadcast and cast to x's dtype)."""
         self._check_inplace("x[index] = value", value)
         try:
-            self.data[_raw_index(index)] = _raw(value)
+            self.data[ops.index_on(backend.get_array_module(self.data), _raw_index(index))] = _raw(value)
         except (ValueError, IndexError) as err:
             raise type(err)(f"x[index] = value on a tensor of shape {self.shape}: {err}") from None
         self._bump_version()
