@@ -458,6 +458,35 @@ class Min(Max):
     pick = "min"
 
 
+class Norm(Function):
+    """f = (sum |x|^p)^(1/p) over ``axis``;  dL/dx = g * sign(x) |x|^(p-1) / f^(p-1), and 0 where f = 0."""
+
+    saved_inputs = (0,)
+    saves_output = True
+
+    def forward(self, x, p, axis, keepdims):
+        xp = get_array_module(x)
+        self.x, self.p, self.axis, self.keepdims = x, p, axis, keepdims
+        if p == 2:
+            self.y = xp.sqrt((x * x).sum(axis=axis, keepdims=keepdims))
+        else:
+            self.y = (xp.abs(x) ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)
+        return self.y
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        x, p = self.x, self.p
+        y = _unreduce(self.y, x.shape, self.axis, self.keepdims)
+        g = _unreduce(g, x.shape, self.axis, self.keepdims)
+        zero = y == 0
+        safe = xp.where(zero, 1, y)  # the norm of zeros has gradient 0 (as torch), not 0/0
+        if p == 2:
+            scale = x / safe
+        else:
+            scale = xp.sign(x) * xp.abs(x) ** (p - 1) / safe ** (p - 1)
+        return (xp.where(zero, 0, g * scale),)
+
+
 class Prod(Function):
     """f = prod of x over ``axis`` (one axis or all);  dL/dx_i = g * prod_{j != i} x_j."""
 

@@ -689,11 +689,10 @@ class Tensor:
             raise ValueError(f"norm: p must be a positive number, inf or 'fro', got {p!r}")
         if p == math.inf:
             return self.abs().amax(dim=dim, keepdim=keepdim)
-        if p == 2:
-            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
         if p == 1:
             return self.abs().sum(dim=dim, keepdim=keepdim)
-        return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+        dims, keepdim = _dim_args("norm", self.ndim, dim, keepdim, None, None)
+        return ops.Norm.apply(self, p=float(p), axis=dims, keepdims=keepdim)
 
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape):

@@ -293,6 +293,17 @@ def test_reductions_match_torch_values_and_gradients():
     assert_same(tg.tensor(data).argmin(1, keepdim=True), torch.tensor(data).argmin(1, keepdim=True))
 
 
+@pytest.mark.parametrize("p", [2, 3])
+def test_norm_of_zeros_has_a_zero_gradient(p):
+    x = tg.zeros(3, dtype=np.float64, requires_grad=True)
+    x.norm(p=p).backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    if torch is not None:
+        y = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        y.norm(p=p).backward()
+        assert y.grad.tolist() == [0.0, 0.0, 0.0]
+
+
 @with_torch
 def test_elementwise_vocabulary_matches_torch_values_and_gradients():
     rng = np.random.default_rng(3)
