@@ -317,9 +317,11 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Real) and not isinstance(exponent, (bool, numpy.ndarray)):
-            if not (self.data.dtype.kind in "iu" and isinstance(exponent, numbers.Integral)):
-                exponent = float(exponent)  # integer tensors keep integer powers, as in torch
-            return ops.Pow.apply(self, exponent=exponent)
+            if self.data.dtype.kind in "iub":  # as torch: int ** int stays int, int ** float is float32
+                if not isinstance(exponent, numbers.Integral):
+                    return ops.Pow.apply(self.float(), exponent=float(exponent))
+                return ops.Pow.apply(self, exponent=int(exponent))
+            return ops.Pow.apply(self, exponent=float(exponent))
         return ops.PowTensor.apply(self, lift(exponent, self))
 
     def __rpow__(self, base):

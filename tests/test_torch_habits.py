@@ -158,14 +158,16 @@ def test_int_list_indexes_and_feeds_embedding():
 
 
 @pytest.mark.parametrize("expr", ["x / 2", "x * 1.5", "x + 0.5", "x.float()", "x.long()", "x.int()",
-                                  "x.double()", "x.bool()", "x.sum()", "x * y", "x / x", "y + x"])
+                                  "x.double()", "x.bool()", "x.sum()", "x * y", "x / x", "y + x",
+                                  "x ** 0.5", "x ** 2", "2 ** x", "2.0 ** x"])
 def test_result_dtypes_match_torch(expr):
     xs = {"tg": (tg.tensor([1, 2]), tg.tensor([0.5, 1.5])),
           "torch": (None, None) if torch is None else (torch.tensor([1, 2]), torch.tensor([0.5, 1.5]))}
     x, y = xs["tg"]
     result = eval(expr)
     assert result.dtype == {"x.long()": np.int64, "x.int()": np.int32, "x.double()": np.float64,
-                            "x.bool()": np.bool_, "x.sum()": np.int64}.get(expr, np.float32)
+                            "x.bool()": np.bool_, "x.sum()": np.int64, "x ** 2": np.int64,
+                            "2 ** x": np.int64}.get(expr, np.float32)
     if torch is not None:
         x, y = xs["torch"]
         assert same_dtype(result, eval(expr))
