@@ -441,9 +441,9 @@ class Tensor:
                 f"{name}: the result would need a gradient (the other operand requires grad), but "
                 "an in-place op cannot record one here: write y = y + x instead of y += x")
 
-    def _inplace(self, name, ufunc, other):
+    def _inplace(self, name, ufunc, other, alpha=1):
         self._check_inplace(name, other)
-        raw = _raw(other)
+        raw = _raw(other) if alpha == 1 else _raw(other) * alpha
         try:
             ufunc(self.data, raw, out=self.data, casting="same_kind")
         except TypeError:
@@ -461,11 +461,11 @@ class Tensor:
 
     def add_(self, other, alpha=1):
         """self += alpha * other, in place; returns self."""
-        return self._inplace("add_", _ufunc("add", self), other if alpha == 1 else _scaled(other, alpha))
+        return self._inplace("add_", _ufunc("add", self), other, alpha)
 
     def sub_(self, other, alpha=1):
         """self -= alpha * other, in place; returns self."""
-        return self._inplace("sub_", _ufunc("subtract", self), other if alpha == 1 else _scaled(other, alpha))
+        return self._inplace("sub_", _ufunc("subtract", self), other, alpha)
 
     def mul_(self, other):
         return self._inplace("mul_", _ufunc("multiply", self), other)
@@ -848,10 +848,6 @@ def _ge(a, b):
 
 def _ufunc(name, t):
     return getattr(backend.get_array_module(t.data), name)
-
-
-def _scaled(other, alpha):
-    return _raw(other) * alpha
 
 
 def _check_clamp_bounds(low, high):

@@ -27,6 +27,8 @@ def test_in_place_whose_result_would_need_a_gradient_raises():
         plain += w
     with pytest.raises(RuntimeError, match="would need a gradient"):
         plain.copy_(w)
+    with pytest.raises(RuntimeError, match="would need a gradient"):
+        plain.add_(w, alpha=2)
 
 
 def test_in_place_inside_no_grad_is_allowed_and_keeps_requires_grad():
