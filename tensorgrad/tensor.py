@@ -362,7 +362,8 @@ class Tensor:
     def _compare(self, other, op):
         if isinstance(other, Tensor):
             other = other.data
-        elif not (isinstance(other, (numbers.Number, numpy.ndarray)) or backend.is_gpu_array(other)):
+        elif not (isinstance(other, (numbers.Number, numpy.ndarray, numpy.generic))
+                  or backend.is_gpu_array(other)):
             return NotImplemented  # e.g. t == None is False, as in torch
         return Tensor._from_op(op(self.data, other), None, 0)
 
