@@ -137,7 +137,7 @@ def _tbptt_updates(model_step, loss_fn, inputs, targets, optimizer, k1, k2, stat
                 outputs.append(output)
             if b == next_start:
                 next_state = detach_state(h)
-        output = outputs[0] if len(outputs) == 1 else tg.concat(outputs, axis=0)
+        output = outputs[0] if len(outputs) == 1 else tg.cat(outputs, dim=0)
         loss = loss_fn(output, targets[loss_from:end])
         optimizer.zero_grad()
         loss.backward()

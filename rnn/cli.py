@@ -204,7 +204,7 @@ def train(args):
         state = None if not carried else carried[0] if len(carried) == 1 else tuple(carried)
         if step >= settings["steps"]:
             raise UsageError(f"the checkpoint is already at step {step}; pass a larger --steps to go on")
-    n_params = sum(p.size for p in model.parameters())
+    n_params = sum(p.numel() for p in model.parameters())
     print(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} parameters; "
           f"{len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "
           f"batch {settings['batch_size']} x bptt {settings['bptt']}; "

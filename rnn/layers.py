@@ -120,10 +120,10 @@ class _Recurrent(Module):
                 outputs.append(out)
                 for store, state in zip(finals, last, strict=True):
                     store.append(state)
-            layer_input = outputs[0] if len(outputs) == 1 else tg.concat(outputs, axis=2)
+            layer_input = outputs[0] if len(outputs) == 1 else tg.cat(outputs, dim=2)
             if layer < self.num_layers - 1:  # between layers, training mode only
                 layer_input = tg.functional.dropout(layer_input, self.dropout, self.training)
-        return layer_input, [tg.stack(store, axis=0) for store in finals]
+        return layer_input, [tg.stack(store, dim=0) for store in finals]
 
     def forward(self, x, hx=None, lengths=None):
         name = type(self).__name__
@@ -135,7 +135,7 @@ class _Recurrent(Module):
                                  f"shape {x.shape}; a single sequence needs no lengths")
             x = x.reshape(x.shape[0], 1, self.input_size)
         elif self.batch_first:
-            x = x.transpose(1, 0, 2)
+            x = x.transpose(0, 1)
         T, B, _ = x.shape
         lengths = check_lengths(name, lengths, T, B)
         states = self._states(hx, batched, B, x)
@@ -144,7 +144,7 @@ class _Recurrent(Module):
             out = out.reshape(T, out.shape[-1])
             finals = [f.reshape(f.shape[0], self.hidden_size) for f in finals]
         elif self.batch_first:
-            out = out.transpose(1, 0, 2)
+            out = out.transpose(0, 1)
         return out, finals[0] if len(finals) == 1 else tuple(finals)
 
     def _states(self, hx, batched, B, x):

@@ -6,24 +6,72 @@
     x.grad  # array([2., 4.], dtype=float32)
 """
 
-from numpy import float32, float64, int64
+from numpy import bool_, float16, float32, float64, int32, int64
 
 from . import functional, nn, optim
 from .autograd import Function, GraphFreedError, is_grad_enabled, no_grad
 from .backend import DeviceError, cuda_available, default_device, get_array_module, get_backend, set_backend
-from .functional import concat, stack, where
+from .functional import cat, concat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, load, save
 from .ops import ShapeError, sum_to
 from .random import manual_seed, rand, randn
-from .tensor import Tensor, ones, tensor, zeros
+from .tensor import (
+    Tensor,
+    arange,
+    as_tensor,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 
 __version__ = "0.1.0"
+
+# torch's dtype names (those that shadow a builtin are left out of __all__, so a star import
+# does not replace int, float, bool, sum, max, min or abs)
+bool = bool_  # noqa: A001  (shadows the builtin inside this namespace only, as torch.bool does)
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+
+
+def _function_form(name):
+    def function(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"tg.{name}(x, ...) is x.{name}(...)."
+    return function
+
+
+# tg.sum(x, dim) etc., as torch.sum(x, dim): the tensor method under the module's name
+(sum, mean, max, min, amax, amin, argmax, argmin, prod, var, std, logsumexp, norm,  # noqa: A001
+ exp, log, log1p, expm1, tanh, sigmoid, relu, sqrt, abs, sign, clamp, clip, maximum, minimum,  # noqa: A001
+ transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather) = (
+    _function_form(name) for name in (
+        "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "var", "std",
+        "logsumexp", "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "abs",
+        "sign", "clamp", "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten",
+        "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather"))
 
 __all__ = [
     "Function", "GraphFreedError", "is_grad_enabled", "no_grad",
     "DeviceError", "cuda_available", "default_device", "get_array_module", "get_backend", "set_backend",
-    "concat", "stack", "where", "GradcheckError", "gradcheck", "CheckpointError", "load", "save",
+    "cat", "concat", "stack", "where", "GradcheckError", "gradcheck", "CheckpointError", "load", "save",
     "ShapeError", "sum_to", "manual_seed", "rand", "randn", "Tensor", "ones", "tensor", "zeros",
-    "functional", "nn", "optim", "float32", "float64", "int64",
+    "arange", "as_tensor", "from_numpy", "eye", "full", "full_like", "linspace", "ones_like", "zeros_like",
+    "functional", "nn", "optim", "bool_", "float16", "float32", "float64", "int32", "int64",
+    "double", "half", "long",
+    "mean", "amax", "amin", "argmax", "argmin", "prod", "var", "std", "logsumexp",
+    "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "sign", "clamp",
+    "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten", "squeeze", "unsqueeze",
+    "unbind", "split", "chunk", "matmul", "gather",
 ]

@@ -8,6 +8,15 @@ output, which is how the graph is built.
 
 ``backward`` visits the graph iteratively (an explicit stack, never recursion),
 so a graph of any depth works, in time linear in its size.
+
+Every tensor carries a version counter that in-place ops bump. An op records
+its inputs' versions when it is recorded; backward checks the ones it saved
+(``saved_inputs``, and its output when ``saves_output``) and raises, naming the
+op, if one was modified in place since: the gradient would be silently wrong.
+To keep that free when nothing is modified in place, a global count of
+in-place ops (``inplace_ops``) says whether there is anything to check: an op
+recorded when the count was 0 saw only version-0 inputs, and one whose count
+is unchanged at backward time saw no in-place op since.
 """
 
 import threading
@@ -18,6 +27,7 @@ from . import backend
 from .tensor import Tensor
 
 _state = threading.local()
+inplace_ops = [0]  # how many in-place ops have run (in any thread): bumped by Tensor's in-place methods
 
 
 def is_grad_enabled():
@@ -45,20 +55,64 @@ class GraphFreedError(RuntimeError):
     """backward() reached an op whose saved arrays were already released."""
 
 
+class IndexedGrad:
+    """A gradient that is zero except at ``index``, where it is ``values``: what x[index] sends back.
+
+    The backward walk scatters it into one buffer per input (repeats of an
+    integer index accumulate), so T slices of one tensor cost O(T) slices, not
+    T full-size arrays.
+    """
+
+    __slots__ = ("index", "values", "advanced")
+
+    def __init__(self, index, values, advanced):
+        self.index, self.values, self.advanced = index, values, advanced
+
+    def add_into(self, buffer):
+        """buffer[index] += values, in place."""
+        if self.advanced:
+            backend.get_array_module(buffer).add.at(buffer, self.index, self.values)
+        else:
+            buffer[self.index] += self.values
+
+    def dense(self, shape, dtype):
+        full = backend.get_array_module(self.values).zeros(shape, dtype=dtype)
+        self.add_into(full)
+        return full
+
+
+class _Owned:
+    """A gradient buffer the backward walk allocated itself, so it may add into it in place."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+
 class Function:
     """Base class of every primitive op: subclass it, write forward and backward.
 
     ``forward(*arrays, **params)`` returns an array, or a tuple of arrays for an
     op with several outputs. ``backward(*grads)`` gets one gradient per output
     (None for an output nothing depended on) and returns a tuple with one
-    gradient per input (None where that input needs none); it must not modify
-    the gradients it is given. ``self.needs_grad[i]`` says whether input i wants
-    a gradient, so a backward can skip work.
+    gradient per input (None where that input needs none, or an IndexedGrad
+    when it is zero but for a slice); it must not modify the gradients it is
+    given. ``self.needs_grad[i]`` says whether input i wants a gradient, so a
+    backward can skip work.
+
+    ``saved_inputs``: the input positions whose arrays backward reads (None:
+    all of them); ``saves_output``: backward reads the output. Modifying one of
+    those in place before backward makes backward raise.
     """
 
     parents = ()  # the input Tensors, set once the op is recorded in a graph
     n_outputs = 1
     freed = False
+    epoch = 0  # inplace_ops when the op was recorded
+    versions = None  # its inputs' versions then, or None when that count was 0 (all versions 0)
+    saved_inputs = None
+    saves_output = False
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -76,13 +130,19 @@ class Function:
         needs_grad = tuple([t.requires_grad for t in inputs])
         if True in needs_grad and is_grad_enabled():
             fn.parents, fn.needs_grad = inputs, needs_grad
-        else:
-            fn = None
-        if isinstance(out, tuple):
-            if fn is not None:
+            epoch = inplace_ops[0]
+            if epoch:
+                fn.epoch, fn.versions = epoch, [t._vbox[0] for t in inputs]
+            if isinstance(out, tuple):
                 fn.n_outputs = len(out)
-            return tuple(Tensor._from_op(o, fn, i) for i, o in enumerate(out))
-        return Tensor._from_op(out, fn, 0)
+                return tuple(Tensor._from_op(o, fn, i) for i, o in enumerate(out))
+            result = Tensor._from_op(out, fn, 0)
+            if cls.saves_output:
+                fn.output_version = result._vbox  # the box itself: a later in-place op bumps it
+            return result
+        if isinstance(out, tuple):
+            return tuple(Tensor._from_op(o, None, i) for i, o in enumerate(out))
+        return Tensor._from_op(out, None, 0)
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written yet")
@@ -94,6 +154,23 @@ class Function:
         """The error to raise when forward fails with ``err`` (ops override this to name shapes)."""
         shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
         return ValueError(f"{type(self).__name__} on inputs of shapes {shapes}: {err}")
+
+    def check_versions(self):
+        """Raise if an array this op saved for backward was modified in place after the op ran."""
+        saved = range(len(self.parents)) if self.saved_inputs is None else self.saved_inputs
+        for i in saved:
+            now, then = self.parents[i]._vbox[0], 0 if self.versions is None else self.versions[i]
+            if now != then:
+                self._modified_error(f"input {i}", then, now)
+        if self.saves_output and self.output_version[0] != 0:
+            self._modified_error("its output", 0, self.output_version[0])
+
+    def _modified_error(self, what, before, now):
+        name = type(self).__name__
+        raise RuntimeError(
+            f"{name} saved {what} for backward, and that tensor was later modified in place "
+            f"(version {before} -> {now}), so its gradient would be wrong. Use an out-of-place "
+            f"op instead (y = y + x rather than y += x), or .clone() the tensor before {name}")
 
     def release(self):
         """Drop the saved arrays and inputs so their memory can be reclaimed."""
@@ -181,22 +258,29 @@ def backward(root, grad=None, retain_graph=False):
 
     # The gradient reaching each op's output so far: an array for a one-output
     # op, {output index: array} for an op with several outputs.
+    # Leaves given a sliced gradient (an IndexedGrad) collect it in ``leaves``
+    # and get it in .grad at the end; dense gradients go to .grad at once.
     pending = {root_fn: grad if root_fn.n_outputs == 1 else {root._index: grad}}
+    leaves = {}
     for fn in _graph_order(root_fn):
         out_grad = pending.pop(fn, None)
         if out_grad is not None:
+            if fn.epoch != inplace_ops[0]:  # an in-place op ran since fn was recorded
+                fn.check_versions()
             if fn.n_outputs == 1:
-                in_grads = fn.backward(out_grad)
+                in_grads = fn.backward(out_grad.array if type(out_grad) is _Owned else out_grad)
             else:
-                in_grads = fn.backward(*(out_grad.get(i) for i in range(fn.n_outputs)))
-            _pass_to_inputs(fn, in_grads, pending)
+                in_grads = fn.backward(*(_unwrap(out_grad.get(i)) for i in range(fn.n_outputs)))
+            _pass_to_inputs(fn, in_grads, pending, leaves)
         # else: no output of this op reached the root, so nothing flows through it
         if not retain_graph:
             fn.release()
+    for t, g in leaves.items():
+        t.grad = g.array if t.grad is None else t.grad + g.array
 
 
-def _pass_to_inputs(fn, in_grads, pending):
-    """Hand each input's gradient on: into .grad for a leaf, into ``pending`` for an op's output."""
+def _pass_to_inputs(fn, in_grads, pending, leaves):
+    """Hand each input's gradient on: to a leaf's .grad (or ``leaves``), or into ``pending``."""
     parents = fn.parents
     if type(in_grads) is not tuple or len(in_grads) != len(parents):
         raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
@@ -206,27 +290,62 @@ def _pass_to_inputs(fn, in_grads, pending):
         if g is None or not t.requires_grad:
             continue
         data = t.data
-        if g.shape != data.shape:
-            raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                             f"{tuple(g.shape)} for input {parents.index(t)} of shape {t.shape}; "
-                             "it must match the input's shape")
-        if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
-            g = numpy.asarray(g)
-        if g.dtype != data.dtype:
-            g = g.astype(data.dtype)
+        if type(g) is IndexedGrad:
+            if g.values.dtype != data.dtype:
+                g.values = g.values.astype(data.dtype)
+        else:
+            if g.shape != data.shape:
+                raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                                 f"{tuple(g.shape)} for input {_position(parents, t)} of shape {t.shape}; "
+                                 "it must match the input's shape")
+            if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
+                g = numpy.asarray(g)
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
         creator = t._creator
         if creator is None:
-            _accumulate_leaf(t, g)
+            if type(g) is IndexedGrad:
+                leaves[t] = _add(leaves.get(t), g, data)
+            else:
+                _accumulate_leaf(t, g)
             continue
         if t._retains_grad:
-            _accumulate_leaf(t, g)
+            _accumulate_leaf(t, g.dense(data.shape, data.dtype) if type(g) is IndexedGrad else g)
         if creator.n_outputs == 1:
             previous = pending.get(creator)
-            pending[creator] = g if previous is None else previous + g
+            fresh = previous is None and type(g) is not IndexedGrad
+            pending[creator] = g if fresh else _add(previous, g, data)
         else:
             slots = pending.setdefault(creator, {})
-            previous = slots.get(t._index)
-            slots[t._index] = g if previous is None else previous + g
+            slots[t._index] = _add(slots.get(t._index), g, data)
+
+
+def _position(parents, t):
+    """Where ``t`` is among ``parents``, by identity (== on tensors is elementwise)."""
+    return next(i for i, p in enumerate(parents) if p is t)
+
+
+def _add(previous, g, like):
+    """previous + g, adding in place only into a buffer this walk allocated (an _Owned)."""
+    if type(g) is IndexedGrad:
+        if previous is None:
+            buffer = backend.get_array_module(like).zeros(like.shape, dtype=like.dtype)
+        elif type(previous) is _Owned:
+            buffer = previous.array
+        else:  # an array some op handed on: it may be shared, so never write into it
+            buffer = previous.copy()
+        g.add_into(buffer)
+        return previous if type(previous) is _Owned else _Owned(buffer)
+    if previous is None:
+        return g
+    if type(previous) is _Owned:
+        previous.array += g
+        return previous
+    return _Owned(previous + g)
+
+
+def _unwrap(g):
+    return g.array if type(g) is _Owned else g
 
 
 def _accumulate_leaf(t, g):

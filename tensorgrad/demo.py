@@ -24,7 +24,7 @@ class ElmanRNN(nn.Module):
         h = tg.zeros(xs.shape[1], self.hidden)
         outputs = []
         for t in range(xs.shape[0]):
-            h = self.step(tg.concat([xs[t], h], axis=1)).tanh()
+            h = self.step(tg.cat([xs[t], h], dim=1)).tanh()
             outputs.append(self.readout(h))
         return tg.stack(outputs)
 

@@ -377,16 +377,21 @@ def _tensors(tensors, name):
     return tensors
 
 
-def concat(tensors, axis=0):
-    """Join tensors along an existing ``axis`` (all other sizes must match)."""
-    tensors = _tensors(tensors, "concat")
-    return ops.Concat.apply(*tensors, axis=_axis(axis, tensors[0].ndim, "concat"))
+def cat(tensors, dim=0, *, axis=None):
+    """Join tensors along an existing ``dim`` (all other sizes must match). Also named concat."""
+    tensors = _tensors(tensors, "cat")
+    dim = dim if axis is None else axis
+    return ops.Concat.apply(*tensors, axis=_axis(dim, tensors[0].ndim, "cat"))
 
 
-def stack(tensors, axis=0):
-    """Stack same-shaped tensors along a new ``axis``."""
+concat = cat
+
+
+def stack(tensors, dim=0, *, axis=None):
+    """Stack same-shaped tensors along a new ``dim``."""
     tensors = _tensors(tensors, "stack")
-    return ops.Stack.apply(*tensors, axis=_axis(axis, tensors[0].ndim + 1, "stack"))
+    dim = dim if axis is None else axis
+    return ops.Stack.apply(*tensors, axis=_axis(dim, tensors[0].ndim + 1, "stack"))
 
 
 def where(cond, a, b):

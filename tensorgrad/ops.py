@@ -9,7 +9,7 @@ import math
 
 import numpy
 
-from .autograd import Function, ShapeError
+from .autograd import Function, IndexedGrad, ShapeError
 from .backend import device_of, get_array_module, to_device
 
 
@@ -26,6 +26,15 @@ def sum_to(grad, shape):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _promote(out, a, b):
+    """The result dtype torch gives where NumPy's differs: an int with a float keeps the float's dtype
+    (NumPy widens int64 with float32 to float64), and int / int is float32."""
+    if out.dtype == a.dtype or out.dtype == b.dtype:
+        return out
+    floats = [x.dtype for x in (a, b) if x.dtype.kind == "f"]
+    return out.astype(floats[0] if floats else numpy.float32)
 
 
 def _fmt(shape):
@@ -46,9 +55,12 @@ class _Elementwise(Function):
 class Add(_Elementwise):
     """f = a + b;  dL/da = g,  dL/db = g."""
 
+    saved_inputs = ()
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a + b
+        out = a + b
+        return out if out.dtype is a.dtype else _promote(out, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -59,9 +71,12 @@ class Add(_Elementwise):
 class Sub(_Elementwise):
     """f = a - b;  dL/da = g,  dL/db = -g."""
 
+    saved_inputs = ()
+
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        return a - b
+        out = a - b
+        return out if out.dtype is a.dtype else _promote(out, a, b)
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -72,9 +87,12 @@ class Sub(_Elementwise):
 class Mul(_Elementwise):
     """f = a * b;  dL/da = g * b,  dL/db = g * a."""
 
+    saved_inputs = (0, 1)
+
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a * b
+        out = a * b
+        return out if out.dtype is a.dtype else _promote(out, a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -85,9 +103,12 @@ class Mul(_Elementwise):
 class Div(_Elementwise):
     """f = a / b;  dL/da = g / b,  dL/db = -g * a / b^2."""
 
+    saved_inputs = (0, 1)
+
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a / b
+        out = a / b
+        return out if out.dtype is a.dtype else _promote(out, a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -99,6 +120,8 @@ class Div(_Elementwise):
 class Neg(Function):
     """f = -x;  dL/dx = -g."""
 
+    saved_inputs = ()
+
     def forward(self, x):
         return -x
 
@@ -109,6 +132,8 @@ class Neg(Function):
 class Pow(Function):
     """f = x ** p for a constant p;  dL/dx = g * p * x ** (p - 1)."""
 
+    saved_inputs = (0,)
+
     def forward(self, x, exponent):
         self.x, self.p = x, exponent
         return x ** exponent
@@ -117,8 +142,34 @@ class Pow(Function):
         return (g * self.p * self.x ** (self.p - 1),)
 
 
+class PowTensor(_Elementwise):
+    """f = a ** b;  dL/da = g * b * a ** (b - 1),  dL/db = g * f * ln a (0 where a = 0)."""
+
+    saved_inputs = (0, 1)
+    saves_output = True
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.y = a ** b
+        return self.y if self.y.dtype is a.dtype else _promote(self.y, a, b)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        a, b = self.a, self.b
+        ga = gb = None
+        if self.needs_grad[0]:
+            ga = sum_to(g * b * a ** (b - 1), a.shape)
+        if self.needs_grad[1]:
+            at_zero = a == 0
+            gb = sum_to(xp.where(at_zero, 0, g * self.y * xp.log(xp.where(at_zero, 1, a))), b.shape)
+        return ga, gb
+
+
 class Exp(Function):
     """f = e^x;  dL/dx = g * e^x."""
+
+    saved_inputs = ()
+    saves_output = True
 
     def forward(self, x):
         self.y = get_array_module(x).exp(x)
@@ -131,6 +182,8 @@ class Exp(Function):
 class Log(Function):
     """f = ln x;  dL/dx = g / x."""
 
+    saved_inputs = (0,)
+
     def forward(self, x):
         self.x = x
         return get_array_module(x).log(x)
@@ -139,8 +192,123 @@ class Log(Function):
         return (g / self.x,)
 
 
+class Log1p(Function):
+    """f = ln(1 + x);  dL/dx = g / (1 + x)."""
+
+    saved_inputs = (0,)
+
+    def forward(self, x):
+        self.x = x
+        return get_array_module(x).log1p(x)
+
+    def backward(self, g):
+        return (g / (1 + self.x),)
+
+
+class Expm1(Function):
+    """f = e^x - 1;  dL/dx = g * (f + 1)."""
+
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(self, x):
+        self.y = get_array_module(x).expm1(x)
+        return self.y
+
+    def backward(self, g):
+        return (g * (self.y + 1),)
+
+
+class Sqrt(Function):
+    """f = sqrt x;  dL/dx = g / (2 f)."""
+
+    saved_inputs = ()
+    saves_output = True
+
+    def forward(self, x):
+        self.y = get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, g):
+        return (g / (2 * self.y),)
+
+
+class Abs(Function):
+    """f = |x|;  dL/dx = g * sign(x) (0 at x = 0, as torch)."""
+
+    saved_inputs = (0,)
+
+    def forward(self, x):
+        self.x = x
+        return get_array_module(x).abs(x)
+
+    def backward(self, g):
+        return (g * get_array_module(g).sign(self.x),)
+
+
+class Sign(Function):
+    """f = sign x (-1, 0 or 1);  dL/dx = 0 (f is flat wherever it has a derivative)."""
+
+    saved_inputs = ()
+
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+    def backward(self, g):
+        return (get_array_module(g).zeros_like(g),)
+
+
+class Clamp(Function):
+    """f = min(max(x, low), high);  dL/dx = g where low <= x <= high, else 0."""
+
+    saved_inputs = ()
+
+    def forward(self, x, low, high):
+        xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.inside = inside
+        return xp.clip(x, low, high)
+
+    def backward(self, g):
+        return (g * self.inside,)
+
+
+class Maximum(_Elementwise):
+    """f = max(a, b) elementwise;  dL/da = g where a > b (g/2 at ties), dL/db likewise."""
+
+    saved_inputs = ()
+    pick = "maximum"
+
+    def forward(self, a, b):
+        xp = get_array_module(a, b)
+        out = getattr(xp, self.pick)(a, b)
+        self.shapes = a.shape, b.shape
+        wins = a > b if self.pick == "maximum" else a < b
+        self.share_a = wins + 0.5 * (a == b)  # a's share of g: 1, 1/2 at a tie, else 0
+        return out if out.dtype is a.dtype else _promote(out, a, b)
+
+    def backward(self, g):
+        sa, sb = self.shapes
+        share = self.share_a.astype(g.dtype)
+        return (sum_to(g * share, sa) if self.needs_grad[0] else None,
+                sum_to(g * (1 - share), sb) if self.needs_grad[1] else None)
+
+
+class Minimum(Maximum):
+    """f = min(a, b) elementwise;  dL/da = g where a < b (g/2 at ties), dL/db likewise."""
+
+    pick = "minimum"
+
+
 class Tanh(Function):
     """f = tanh x;  dL/dx = g * (1 - f^2)."""
+
+    saved_inputs = ()
+    saves_output = True
 
     def forward(self, x):
         self.y = get_array_module(x).tanh(x)
@@ -160,6 +328,9 @@ def sigmoid_array(x):
 class Sigmoid(Function):
     """f = 1 / (1 + e^-x);  dL/dx = g * f * (1 - f)."""
 
+    saved_inputs = ()
+    saves_output = True
+
     def forward(self, x):
         self.y = sigmoid_array(x)
         return self.y
@@ -172,6 +343,8 @@ class Sigmoid(Function):
 class Relu(Function):
     """f = max(x, 0);  dL/dx = g where x > 0, else 0."""
 
+    saved_inputs = ()  # the mask is taken at forward time
+
     def forward(self, x):
         self.positive = x > 0
         return x * self.positive
@@ -182,6 +355,8 @@ class Relu(Function):
 
 class MatMul(Function):
     """f = a @ b (1-D, 2-D or batched, as NumPy);  dL/da = g @ b^T,  dL/db = a^T @ g."""
+
+    saved_inputs = (0, 1)
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -233,6 +408,8 @@ def _unreduce(g, in_shape, axis, keepdims):
 class Sum(Function):
     """f = sum of x over ``axis``;  dL/dx = g copied back over the summed axes."""
 
+    saved_inputs = ()
+
     def forward(self, x, axis, keepdims):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
         return x.sum(axis=axis, keepdims=keepdims)
@@ -243,6 +420,8 @@ class Sum(Function):
 
 class Mean(Function):
     """f = mean of x over ``axis`` (n elements each);  dL/dx = g / n copied back."""
+
+    saved_inputs = ()
 
     def forward(self, x, axis, keepdims):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
@@ -257,10 +436,13 @@ class Mean(Function):
 class Max(Function):
     """f = max of x over ``axis``;  dL/dx = g at the maximum (shared equally among ties), else 0."""
 
+    saved_inputs = ()  # the mask of maxima is taken at forward time
+    pick = "max"
+
     def forward(self, x, axis, keepdims):
         if x.size == 0:
-            raise ValueError("max of an empty tensor is undefined")
-        m = x.max(axis=axis, keepdims=True)
+            raise ValueError(f"{self.pick} of an empty tensor is undefined")
+        m = getattr(x, self.pick)(axis=axis, keepdims=True)
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
         self.at_max = x == m
         return m if keepdims else m.reshape([n for i, n in enumerate(m.shape)
@@ -272,8 +454,90 @@ class Max(Function):
         return (share * self.at_max / count,)
 
 
+class Min(Max):
+    """f = min of x over ``axis``;  dL/dx = g at the minimum (shared equally among ties), else 0."""
+
+    pick = "min"
+
+
+class Norm(Function):
+    """f = (sum |x|^p)^(1/p) over ``axis``;  dL/dx = g * sign(x) |x|^(p-1) / f^(p-1), and 0 where f = 0."""
+
+    saved_inputs = (0,)
+    saves_output = True
+
+    def forward(self, x, p, axis, keepdims):
+        xp = get_array_module(x)
+        self.x, self.p, self.axis, self.keepdims = x, p, axis, keepdims
+        if p == 2:
+            self.y = xp.sqrt((x * x).sum(axis=axis, keepdims=keepdims))
+        else:
+            self.y = (xp.abs(x) ** p).sum(axis=axis, keepdims=keepdims) ** (1.0 / p)
+        return self.y
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        x, p = self.x, self.p
+        y = _unreduce(self.y, x.shape, self.axis, self.keepdims)
+        g = _unreduce(g, x.shape, self.axis, self.keepdims)
+        zero = y == 0
+        safe = xp.where(zero, 1, y)  # the norm of zeros has gradient 0 (as torch), not 0/0
+        if p == 2:
+            scale = x / safe
+        else:
+            scale = xp.sign(x) * xp.abs(x) ** (p - 1) / safe ** (p - 1)
+        return (xp.where(zero, 0, g * scale),)
+
+
+class Prod(Function):
+    """f = prod of x over ``axis`` (one axis or all);  dL/dx_i = g * prod_{j != i} x_j."""
+
+    saved_inputs = (0,)
+
+    def forward(self, x, axis, keepdims):
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        return x.prod(axis=axis, keepdims=keepdims)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        x, axis = self.x, self.axis
+        # prod of the others = (prod of those before) * (prod of those after): no division, so zeros work
+        xm = x.reshape(-1) if axis is None else xp.moveaxis(x, axis, -1)
+        ones = xp.ones(xm.shape[:-1] + (1,), dtype=x.dtype)
+        before = xp.concatenate([ones, xp.cumprod(xm[..., :-1], axis=-1)], axis=-1)
+        after = xp.flip(xp.concatenate([ones, xp.cumprod(xp.flip(xm, -1)[..., :-1], axis=-1)], axis=-1), -1)
+        others = before * after
+        if axis is None:
+            return ((others * g.reshape(())).reshape(x.shape),)
+        gm = g if self.keepdims else xp.expand_dims(g, axis)
+        return (xp.moveaxis(others * xp.moveaxis(gm, axis, -1), -1, axis),)
+
+
+class Gather(Function):
+    """f = x values picked along ``dim`` by integer ``index`` (take_along_axis);
+    dL/dx = zeros with g added at the picked places (repeats accumulate)."""
+
+    saved_inputs = ()
+
+    def forward(self, x, dim, index):
+        xp = get_array_module(x)
+        index = xp.asarray(index)
+        self.dim, self.index, self.shape = dim, index, x.shape
+        return xp.take_along_axis(x, index, axis=dim)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        # the full index of every picked element: index along dim, arange along the others
+        grids = [xp.arange(n).reshape([-1 if i == k else 1 for i in range(g.ndim)])
+                 for k, n in enumerate(self.index.shape)]
+        grids[self.dim] = self.index
+        return (IndexedGrad(tuple(grids), g, advanced=True),)
+
+
 class Reshape(Function):
     """f = x viewed with another shape;  dL/dx = g reshaped back."""
+
+    saved_inputs = ()
 
     def forward(self, x, shape):
         self.shape = x.shape
@@ -292,12 +556,115 @@ class Reshape(Function):
 class Transpose(Function):
     """f = x with axes permuted;  dL/dx = g with the inverse permutation."""
 
+    saved_inputs = ()
+
     def forward(self, x, axes):
         self.axes = axes
         return x.transpose(axes)
 
     def backward(self, g):
         return (g.transpose(numpy.argsort(self.axes)),)
+
+
+class Expand(Function):
+    """f = x broadcast to ``shape`` (no copy);  dL/dx = sum_to(g, x.shape)."""
+
+    saved_inputs = ()
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    def backward(self, g):
+        return (sum_to(g, self.shape),)
+
+    def explain_error(self, err, arrays, params):
+        return ShapeError(f"expand: cannot expand shape {_fmt(arrays[0].shape)} to {tuple(params['shape'])}; "
+                          "only size-1 dims can grow (-1 keeps a size)")
+
+
+class Repeat(Function):
+    """f = x tiled reps[i] times along dim i;  dL/dx = the sum of g over the copies."""
+
+    saved_inputs = ()
+
+    def forward(self, x, reps):
+        self.shape, self.reps = x.shape, reps
+        return get_array_module(x).tile(x, reps)
+
+    def backward(self, g):
+        padded = (1,) * (len(self.reps) - len(self.shape)) + tuple(self.shape)
+        # split every dim into (copy, element) and sum over the copies
+        g = g.reshape([n for pair in zip(self.reps, padded, strict=True) for n in pair])
+        return (g.sum(axis=tuple(range(0, g.ndim, 2))).reshape(self.shape),)
+
+
+class Unbind(Function):
+    """f = the slices of x along ``axis``, as separate outputs;  dL/dx = the g_i stacked back."""
+
+    saved_inputs = ()
+
+    def forward(self, x, axis):
+        self.shape, self.axis = x.shape, axis
+        return tuple(get_array_module(x).moveaxis(x, axis, 0))
+
+    def backward(self, *grads):
+        g = next(g for g in grads if g is not None)
+        xp = get_array_module(g)
+        full = xp.zeros(self.shape, dtype=g.dtype)
+        moved = xp.moveaxis(full, self.axis, 0)  # a view: writing into it fills full
+        for i, gi in enumerate(grads):
+            if gi is not None:
+                moved[i] = gi
+        return (full,)
+
+
+class Split(Function):
+    """f = pieces of x along ``axis``, cut at ``ends``;  dL/dx = the g_i joined (zeros for unused pieces)."""
+
+    saved_inputs = ()
+
+    def forward(self, x, axis, ends):
+        self.shape, self.axis, self.ends = x.shape, axis, ends
+        return tuple(get_array_module(x).split(x, ends, axis=axis))
+
+    def backward(self, *grads):
+        g = next(g for g in grads if g is not None)
+        xp = get_array_module(g)
+        full = xp.zeros(self.shape, dtype=g.dtype)
+        starts = [0] + self.ends
+        for start, gi in zip(starts, grads, strict=True):
+            if gi is not None:
+                index = (slice(None),) * self.axis + (slice(start, start + gi.shape[self.axis]),)
+                full[index] = gi
+        return (full,)
+
+
+class Clone(Function):
+    """f = a copy of x;  dL/dx = g."""
+
+    saved_inputs = ()
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)
+
+
+def index_on(xp, index):
+    """``index`` with its NumPy arrays moved to ``xp``'s device: index arrays must live where x lives."""
+    if xp is numpy:
+        return index
+    parts = [xp.asarray(i) if isinstance(i, numpy.ndarray) else i
+             for i in (index if isinstance(index, tuple) else (index,))]
+    return tuple(parts) if isinstance(index, tuple) else parts[0]
+
+
+def is_advanced(index):
+    """True when an index holds an integer or boolean array: the result is a copy, not a view."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.ndim > 0 for p in parts)
 
 
 def _is_advanced(index):
@@ -307,25 +674,22 @@ def _is_advanced(index):
 
 
 class GetItem(Function):
-    """f = x[index];  dL/dx = zeros with g added at the indexed places (repeats accumulate)."""
+    """f = x[index];  dL/dx = zeros with g added at the indexed places (repeats accumulate).
+
+    The gradient goes back as an IndexedGrad, so the backward walk adds the
+    slices of many x[t] into one buffer instead of one full-size array each.
+    """
+
+    saved_inputs = ()
 
     def forward(self, x, index):
-        xp = get_array_module(x)
-        if xp is not numpy:  # index arrays must live where x lives
-            parts = [xp.asarray(i) if isinstance(i, numpy.ndarray) else i
-                     for i in (index if isinstance(index, tuple) else (index,))]
-            index = tuple(parts) if isinstance(index, tuple) else parts[0]
+        index = index_on(get_array_module(x), index)
         self.shape, self.index = x.shape, index
         return x[index]
 
     def backward(self, g):
-        xp = get_array_module(g)
-        full = xp.zeros(self.shape, dtype=g.dtype)
-        if _is_advanced(self.index):
-            xp.add.at(full, self.index, g)  # x[[0, 0]] sends two gradients to x[0]
-        else:
-            full[self.index] = g
-        return (full,)
+        # x[[0, 0]] sends two gradients to x[0]: integer indices add with add.at
+        return (IndexedGrad(self.index, g, _is_advanced(self.index)),)
 
     def explain_error(self, err, arrays, params):
         return IndexError(f"indexing a tensor of shape {_fmt(arrays[0].shape)}: {err}")
@@ -333,6 +697,8 @@ class GetItem(Function):
 
 class Concat(Function):
     """f = the inputs joined along ``axis``;  dL/dx_i = the slice of g that x_i filled."""
+
+    saved_inputs = ()
 
     def forward(self, *xs, axis):
         xp = get_array_module(*xs)
@@ -352,6 +718,8 @@ class Concat(Function):
 class Stack(Function):
     """f = the inputs stacked along a new ``axis``;  dL/dx_i = g[..., i, ...]."""
 
+    saved_inputs = ()
+
     def forward(self, *xs, axis):
         self.axis = axis
         return get_array_module(*xs).stack(xs, axis=axis)
@@ -367,6 +735,8 @@ class Stack(Function):
 
 class Where(_Elementwise):
     """f = a where cond else b;  dL/da = g where cond,  dL/db = g where not cond."""
+
+    saved_inputs = ()
 
     def forward(self, a, b, cond):
         xp = get_array_module(a, b)
@@ -389,6 +759,9 @@ class Where(_Elementwise):
 class Softmax(Function):
     """y = e^x / sum e^x over ``axis``;  dL/dx = y * (g - sum(g * y))."""
 
+    saved_inputs = ()
+    saves_output = True
+
     def forward(self, x, axis):
         xp = get_array_module(x)
         e = xp.exp(x - x.max(axis=axis, keepdims=True))  # the shift keeps exp from overflowing
@@ -409,6 +782,9 @@ def log_softmax_array(x, axis):
 
 class LogSoftmax(Function):
     """y = x - log(sum e^x) over ``axis``;  dL/dx = g - e^y * sum(g)."""
+
+    saved_inputs = ()
+    saves_output = True
 
     def forward(self, x, axis):
         self.y, self.axis = log_softmax_array(x, axis), axis
@@ -571,6 +947,8 @@ class Pad(Function):
 class ToDevice(Function):
     """f = x copied to another device;  dL/dx = g copied back."""
 
+    saved_inputs = ()
+
     def forward(self, x, device):
         self.source = device_of(x)
         return to_device(x, device)
@@ -581,6 +959,8 @@ class ToDevice(Function):
 
 class Cast(Function):
     """f = x converted to another dtype;  dL/dx = g converted back."""
+
+    saved_inputs = ()
 
     def forward(self, x, dtype):
         self.source = x.dtype

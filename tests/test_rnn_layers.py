@@ -45,7 +45,7 @@ def test_output_and_final_state_shapes(kind, layers, bidirectional):
 def test_batch_first_swaps_the_first_two_axes(kind):
     x = _x((T, B, I))
     out, finals = _layer(kind, bidirectional=True)(x)
-    out_bf, finals_bf = _layer(kind, bidirectional=True, batch_first=True)(x.transpose(1, 0, 2))
+    out_bf, finals_bf = _layer(kind, bidirectional=True, batch_first=True)(x.transpose(0, 1))
     assert out_bf.shape == (B, T, 2 * H)
     np.testing.assert_allclose(out_bf.numpy(), out.numpy().transpose(1, 0, 2), **EXACT)
     np.testing.assert_allclose(_h(finals_bf).numpy(), _h(finals).numpy(), **EXACT)

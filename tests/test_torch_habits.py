@@ -1,0 +1,460 @@
+"""PyTorch habits give PyTorch's results in tensorgrad.
+
+Each test runs one habit in tensorgrad and checks known values; where torch is
+installed it runs the same lines in torch and requires equal values, dtypes,
+gradients, and the same calls to raise. Without torch only the torch side is
+skipped.
+"""
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+
+
+def torch_or_none():
+    """The torch module, or None where it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+torch = torch_or_none()
+with_torch = pytest.mark.skipif(torch is None, reason="the torch side needs torch")
+
+
+def same_dtype(tg_tensor, torch_tensor):
+    return np.dtype(tg_tensor.dtype) == np.asarray(torch_tensor.detach().numpy()).dtype
+
+
+def assert_same(tg_tensor, torch_tensor, **tol):
+    """Equal values and dtypes in tensorgrad and torch."""
+    assert same_dtype(tg_tensor, torch_tensor), (tg_tensor.dtype, torch_tensor.dtype)
+    np.testing.assert_allclose(tg_tensor.numpy(), torch_tensor.detach().numpy(), **tol)
+
+
+def raises_in(lib, fn, error=Exception):
+    """True when ``fn(lib)`` raises ``error``."""
+    try:
+        fn(lib)
+    except error:
+        return True
+    return False
+
+
+# ------------------------------------------------------------ comparisons
+PAD = 0
+IDS = [[5, 2, 0], [3, 0, 0]]
+
+
+def test_not_equal_to_pad_is_an_elementwise_mask():
+    mask = tg.tensor(IDS) != PAD
+    assert mask.dtype == np.bool_
+    assert mask.tolist() == [[True, True, False], [True, False, False]]
+
+
+@with_torch
+def test_not_equal_to_pad_matches_torch():
+    assert_same(tg.tensor(IDS) != PAD, torch.tensor(IDS) != PAD)
+    assert_same(tg.tensor(IDS) == PAD, torch.tensor(IDS) == PAD)
+
+
+def test_accuracy_from_pred_equals_target():
+    logits = tg.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    target = tg.tensor([1, 1, 1])
+    correct = logits.argmax(1) == target
+    assert correct.tolist() == [True, False, True]
+    assert abs(correct.float().mean().item() - 2 / 3) < 1e-7
+
+
+@with_torch
+def test_accuracy_from_pred_equals_target_matches_torch():
+    rows, target = [[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, 1, 1]
+    assert_same((tg.tensor(rows).argmax(1) == tg.tensor(target)).float().mean(),
+                (torch.tensor(rows).argmax(1) == torch.tensor(target)).float().mean())
+
+
+def test_hash_stays_identity_so_tensors_work_in_sets_and_dicts():
+    a, b = tg.tensor([1.0]), tg.tensor([1.0])
+    assert len({a, b}) == 2 and {a: 1}[a] == 1
+    assert a in [a, b] and (a == None) is False  # noqa: E711  (torch gives False too)
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.0], []])
+def test_bool_of_several_or_no_elements_raises(values):
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tg.tensor(values))
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="ambiguous"):
+            bool(torch.tensor(values))
+
+
+def test_bool_of_one_element_is_its_truth():
+    assert bool(tg.tensor([2.0])) and not bool(tg.tensor(0))
+
+
+def test_loss_compares_with_a_python_number_and_converts():
+    loss, best = tg.tensor(0.25), 0.5
+    assert loss < best and float(loss) == 0.25 and int(tg.tensor(3)) == 3
+    assert [10, 20, 30][tg.tensor(2)] == 30  # __index__ on an integer tensor
+    with pytest.raises(TypeError, match="integer tensors"):
+        [10, 20][tg.tensor(1.0)]
+    with pytest.raises(ValueError, match="one element"):
+        float(tg.tensor([1.0, 2.0]))
+
+
+@with_torch
+def test_conversions_raise_where_torch_raises():
+    for data in ([1.0, 2.0], [1, 2]):
+        for convert in (float, int):
+            assert raises_in(tg, lambda lib, c=convert, d=data: c(lib.tensor(d)), ValueError)
+            assert raises_in(torch, lambda lib, c=convert, d=data: c(lib.tensor(d)), ValueError)
+    for lib in (tg, torch):
+        assert raises_in(lib, lambda lib: [1, 2][lib.tensor(1.0)], TypeError)
+        assert [1, 2][lib.tensor(1)] == 2
+
+
+def test_numpy_asarray_gives_a_numeric_array_never_objects():
+    t = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    array = np.asarray(t)
+    assert array.dtype == np.float32 and array.shape == (2, 2)
+    assert np.asarray(t, dtype=np.float64).dtype == np.float64
+    assert np.asarray(t, copy=True) is not t.data
+    assert np.array([tg.tensor(1.0), tg.tensor(2.0)]).dtype == np.float32
+
+
+def test_len_iteration_and_tolist_follow_dim_0():
+    t = tg.tensor([[1, 2], [3, 4], [5, 6]])
+    rows = list(t)
+    assert len(t) == 3 and len(rows) == 3 and rows[1].tolist() == [3, 4]
+    with pytest.raises(TypeError, match="0-d"):
+        iter(tg.tensor(1.0))
+
+
+def test_numpy_array_on_the_left_still_gives_tensors():
+    t = tg.tensor([1.0, 2.0])
+    assert isinstance(np.ones(2, dtype=np.float32) + t, tg.Tensor)
+    assert (np.array([1.0, 0.0], dtype=np.float32) == t).tolist() == [True, False]
+
+
+# ------------------------------------------------------------------ dtypes
+@pytest.mark.parametrize("data", [[1, 2], 3, [True, False], [1.5, 2.0], [1, 2.5], [[1, 2], [3, 4]]])
+def test_python_data_gets_torch_dtypes(data):
+    expected = {int: np.int64, bool: np.bool_, float: np.float32}
+    flat = np.asarray(data).ravel().tolist()
+    kind = float if any(isinstance(v, float) for v in flat) else type(flat[0])
+    assert tg.tensor(data).dtype == expected[kind]
+    if torch is not None:
+        assert same_dtype(tg.tensor(data), torch.tensor(data))
+
+
+def test_int_list_indexes_and_feeds_embedding():
+    idx = tg.tensor([2, 0])
+    table = tg.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    assert table[idx].tolist() == [[3.0, 3.0], [1.0, 1.0]]
+    assert tg.nn.Embedding(5, 3)(idx).shape == (2, 3)
+
+
+@pytest.mark.parametrize("expr", ["x / 2", "x * 1.5", "x + 0.5", "x.float()", "x.long()", "x.int()",
+                                  "x.double()", "x.bool()", "x.sum()", "x * y", "x / x", "y + x",
+                                  "x ** 0.5", "x ** 2", "2 ** x", "2.0 ** x"])
+def test_result_dtypes_match_torch(expr):
+    xs = {"tg": (tg.tensor([1, 2]), tg.tensor([0.5, 1.5])),
+          "torch": (None, None) if torch is None else (torch.tensor([1, 2]), torch.tensor([0.5, 1.5]))}
+    x, y = xs["tg"]
+    result = eval(expr)
+    assert result.dtype == {"x.long()": np.int64, "x.int()": np.int32, "x.double()": np.float64,
+                            "x.bool()": np.bool_, "x.sum()": np.int64, "x ** 2": np.int64,
+                            "2 ** x": np.int64}.get(expr, np.float32)
+    if torch is not None:
+        x, y = xs["torch"]
+        assert same_dtype(result, eval(expr))
+
+
+def test_mean_of_an_integer_tensor_raises_as_in_torch():
+    with pytest.raises(RuntimeError, match="floating point"):
+        tg.tensor([1, 2]).mean()
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="floating point"):
+            torch.tensor([1, 2]).mean()
+
+
+def test_to_takes_a_device_a_dtype_or_both():
+    x = tg.tensor([1.5, 2.5])
+    assert x.to(np.float64).dtype == np.float64 and x.to("cpu") is x
+    assert x.to("cpu", tg.long).tolist() == [1, 2] and x.type_as(tg.tensor([1])).dtype == np.int64
+
+
+# ------------------------------------------------------- shapes and indices
+def test_transpose_swaps_two_dims_of_a_matrix():
+    x = tg.tensor([[1, 2, 3], [4, 5, 6]])
+    assert x.transpose(0, 1).tolist() == [[1, 4], [2, 5], [3, 6]]
+    assert x.transpose(1, 0).shape == (3, 2) and x.T.shape == (3, 2)
+    assert tg.zeros(2, 3, 4).transpose(0, 2).shape == (4, 3, 2)
+
+
+@with_torch
+def test_transpose_and_permute_match_torch():
+    data = np.arange(24).reshape(2, 3, 4)
+    a, b = tg.tensor(data), torch.tensor(data)
+    assert_same(a.transpose(0, 1), b.transpose(0, 1))
+    assert_same(a.transpose(-1, 0), b.transpose(-1, 0))
+    assert_same(a.permute(2, 0, 1), b.permute(2, 0, 1))
+    assert_same(a[0].T, b[0].T)
+
+
+def test_transpose_without_dims_raises_naming_permute():
+    with pytest.raises(TypeError, match="permute"):
+        tg.zeros(2, 3).transpose()
+    with pytest.raises(TypeError, match="permute"):
+        tg.zeros(2, 3, 4).transpose(1, 0, 2)
+    if torch is not None:
+        assert raises_in(torch, lambda lib: lib.zeros(2, 3).transpose(), TypeError)
+
+
+def test_max_over_a_dim_returns_values_and_indices():
+    x = tg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True)
+    values, idx = x.max(1)
+    assert values.tolist() == [5.0, 7.0] and idx.tolist() == [1, 0] and idx.dtype == np.int64
+    out = x.max(dim=1, keepdim=True)
+    assert out.values.shape == (2, 1) and out.indices.shape == (2, 1)
+    values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    assert x.max().shape == () and x.max().item() == 7.0
+    assert x.min(0).indices.tolist() == [0, 1, 0]
+
+
+@with_torch
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_match_torch_values_indices_and_gradients(name):
+    data = np.random.default_rng(0).standard_normal((4, 5))
+    a, b = tg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    for dim, keepdim in [(0, False), (1, True), (-1, False)]:
+        ra, rb = getattr(a, name)(dim, keepdim), getattr(b, name)(dim, keepdim)
+        assert_same(ra.values, rb.values)
+        assert_same(ra.indices, rb.indices)
+    (getattr(a, name)(1).values * 2).sum().backward()
+    (getattr(b, name)(1).values * 2).sum().backward()
+    np.testing.assert_allclose(a.grad, b.grad.numpy())
+
+
+def test_size_is_a_plain_tuple_and_dim_and_numel_are_methods():
+    x = tg.zeros(2, 3)
+    assert x.size() == (2, 3) and type(x.size()) is tuple and x.size(1) == 3 and x.size(-2) == 2
+    assert x.dim() == 2 and x.numel() == 6
+
+
+@with_torch
+def test_shape_vocabulary_matches_torch():
+    data = np.arange(24.0).reshape(2, 3, 4)
+    a, b = tg.tensor(data), torch.tensor(data)
+    pairs = [
+        (a.view(6, 4), b.view(6, 4)), (a.reshape(-1), b.reshape(-1)), (a.flatten(), b.flatten()),
+        (a.flatten(1), b.flatten(1)), (a.unsqueeze(1), b.unsqueeze(1)), (a.unsqueeze(-1), b.unsqueeze(-1)),
+        (a[:, :1].squeeze(), b[:, :1].squeeze()), (a[:1].squeeze(0), b[:1].squeeze(0)),
+        (a[:1].squeeze(1), b[:1].squeeze(1)), (a[:, :1].expand(2, 3, 4), b[:, :1].expand(2, 3, 4)),
+        (a[0, 0].expand(2, -1), b[0, 0].expand(2, -1)), (a.repeat(1, 2, 1), b.repeat(1, 2, 1)),
+        (a[0].repeat(2, 1, 1), b[0].repeat(2, 1, 1)),
+    ]
+    for x, y in pairs:
+        assert_same(x, y)
+    for x, y in [(a.chunk(2, 2), b.chunk(2, 2)), (a.chunk(2, 1), b.chunk(2, 1)),
+                 (a.split(3, 2), b.split(3, 2)), (a.split([1, 2], 1), b.split([1, 2], 1)),
+                 (a.unbind(1), b.unbind(1))]:
+        assert len(x) == len(y)
+        for p, q in zip(x, y, strict=True):
+            assert_same(p, q)
+
+
+# -------------------------------------------------------------- reductions
+def test_var_and_std_default_to_the_unbiased_estimate():
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0])
+    assert abs(x.var().item() - 5 / 3) < 1e-6 and abs(x.var(unbiased=False).item() - 1.25) < 1e-6
+    assert abs(x.var(correction=0).item() - 1.25) < 1e-6 and abs(x.std().item() - (5 / 3) ** 0.5) < 1e-6
+
+
+@with_torch
+def test_reductions_match_torch_values_and_gradients():
+    data = np.random.default_rng(1).uniform(0.5, 2.0, (3, 4))
+    calls = [lambda x: x.sum(1), lambda x: x.mean(0, keepdim=True), lambda x: x.var(1),
+             lambda x: x.std(0, keepdim=True), lambda x: x.var(1, unbiased=False),
+             lambda x: x.logsumexp(1), lambda x: x.prod(1), lambda x: x.prod(),
+             lambda x: x.norm(), lambda x: x.norm(dim=1), lambda x: x.norm(p=1, dim=0),
+             lambda x: x.amax(1), lambda x: x.amin(0), lambda x: x.sum(dim=(0, 1))]
+    for call in calls:
+        a, b = tg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+        ra, rb = call(a), call(b)
+        assert_same(ra, rb, rtol=1e-10)
+        weights = np.random.default_rng(2).standard_normal(ra.shape)
+        (ra * tg.tensor(weights)).sum().backward()
+        (rb * torch.tensor(weights)).sum().backward()
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-10)
+    assert_same(tg.tensor(data).argmax(), torch.tensor(data).argmax())
+    assert_same(tg.tensor(data).argmin(1, keepdim=True), torch.tensor(data).argmin(1, keepdim=True))
+
+
+@pytest.mark.parametrize("p", [2, 3])
+def test_norm_of_zeros_has_a_zero_gradient(p):
+    x = tg.zeros(3, dtype=np.float64, requires_grad=True)
+    x.norm(p=p).backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    if torch is not None:
+        y = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        y.norm(p=p).backward()
+        assert y.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+@with_torch
+def test_elementwise_vocabulary_matches_torch_values_and_gradients():
+    rng = np.random.default_rng(3)
+    data, other = rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, (4,))
+    calls = [lambda x, y: x.clamp(-0.5, 0.5), lambda x, y: x.clamp(min=0.0), lambda x, y: x.clip(max=1.0),
+             lambda x, y: x.abs(), lambda x, y: x.abs().sqrt(), lambda x, y: x.maximum(y),
+             lambda x, y: x.minimum(y), lambda x, y: x.sign() * x, lambda x, y: x.abs() ** y,
+             lambda x, y: 2.0 ** x, lambda x, y: x.abs().log1p(), lambda x, y: x.expm1(),
+             lambda x, y: x.max(y), lambda x, y: x.exp().log().tanh().sigmoid().relu()]
+    for call in calls:
+        a, b = tg.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+        ya, yb = tg.tensor(other, requires_grad=True), torch.tensor(other, requires_grad=True)
+        ra, rb = call(a, ya), call(b, yb)
+        assert_same(ra, rb, rtol=1e-10)
+        ra.sum().backward()
+        rb.sum().backward()
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-10)
+        if ya.grad is not None or yb.grad is not None:
+            np.testing.assert_allclose(ya.grad, yb.grad.numpy(), rtol=1e-10)
+
+
+@with_torch
+def test_creation_functions_match_torch():
+    pairs = [(tg.arange(5), torch.arange(5)), (tg.arange(1, 7, 2), torch.arange(1, 7, 2)),
+             (tg.arange(0, 1, 0.25), torch.arange(0, 1, 0.25)), (tg.full((2, 2), 7), torch.full((2, 2), 7)),
+             (tg.full((2,), 1.5), torch.full((2,), 1.5)), (tg.full((2,), True), torch.full((2,), True)),
+             (tg.eye(3), torch.eye(3)), (tg.eye(2, 3), torch.eye(2, 3)),
+             (tg.linspace(0, 1, 5), torch.linspace(0, 1, 5)),
+             (tg.zeros_like(tg.tensor([1, 2])), torch.zeros_like(torch.tensor([1, 2]))),
+             (tg.ones_like(tg.tensor([1.5])), torch.ones_like(torch.tensor([1.5]))),
+             (tg.full_like(tg.tensor([1, 2]), 3), torch.full_like(torch.tensor([1, 2]), 3)),
+             (tg.cat([tg.ones(2, 1), tg.zeros(2, 2)], dim=1),
+              torch.cat([torch.ones(2, 1), torch.zeros(2, 2)], dim=1)),
+             (tg.stack([tg.ones(2), tg.zeros(2)], dim=1),
+              torch.stack([torch.ones(2), torch.zeros(2)], dim=1)),
+             (tg.sum(tg.ones(2, 3), 1), torch.sum(torch.ones(2, 3), 1))]
+    for a, b in pairs:
+        assert_same(a, b)
+
+
+# ------------------------------------------------------------ in-place ops
+def sgd_steps(lib, W0, x, y, steps=3, lr=0.1):
+    """A hand-written SGD loop, as people write it in PyTorch; returns the trained weights."""
+    W = lib.tensor(W0, requires_grad=True)
+    for _ in range(steps):
+        loss = ((x @ W - y) * (x @ W - y)).mean()
+        loss.backward()
+        with lib.no_grad():
+            W -= lr * W.grad
+        W.grad = None
+    return W
+
+
+def test_hand_written_sgd_in_no_grad_updates_the_weights_and_keeps_requires_grad():
+    x, y = tg.tensor([[1.0, 2.0]]), tg.tensor([[1.0]])
+    W = sgd_steps(tg, np.zeros((2, 1), dtype=np.float32), x, y, steps=1)
+    # one step from 0: dL/dW = 2 x^T (xW - y) = [[-2], [-4]], so W = [[0.2], [0.4]]
+    np.testing.assert_allclose(W.numpy(), [[0.2], [0.4]], rtol=1e-6)
+    assert W.requires_grad and W._version == 1
+    (x @ W).sum().backward()  # and the next backward works
+    np.testing.assert_allclose(W.grad, [[1.0], [2.0]])
+
+
+@with_torch
+def test_hand_written_sgd_matches_torch():
+    rng = np.random.default_rng(4)
+    W0, x, y = rng.standard_normal((3, 2)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    ours = sgd_steps(tg, W0, tg.tensor(x), tg.tensor(y), steps=5)
+    theirs = sgd_steps(torch, W0, torch.tensor(x), torch.tensor(y), steps=5)
+    assert_same(ours, theirs, rtol=1e-12)
+
+
+def test_in_place_on_a_leaf_that_requires_grad_raises_outside_no_grad():
+    w = tg.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad.*no_grad"):
+        w -= 0.1
+    if torch is not None:
+        assert raises_in(torch, lambda lib: lib.ones(2, requires_grad=True).sub_(0.1), RuntimeError)
+
+
+def test_in_place_float_into_an_integer_tensor_raises():
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        tg.tensor([1, 2]).add_(1.5)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        tg.tensor([1, 2]).div_(2)
+    if torch is not None:
+        assert raises_in(torch, lambda lib: lib.tensor([1, 2]).add_(1.5), RuntimeError)
+        assert raises_in(torch, lambda lib: lib.tensor([1, 2]).div_(2), RuntimeError)
+
+
+@with_torch
+def test_in_place_ops_match_torch():
+    def run(lib):
+        x = lib.tensor([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]])
+        x.add_(1.0, alpha=2.0)
+        x.sub_(lib.tensor([1.0, 0.0, 1.0]))
+        x.mul_(2.0)
+        x.div_(4.0)
+        x += 1
+        x *= lib.tensor([[1.0], [2.0]])
+        x.clamp_(-1.0, 4.0)
+        x[0, 1] = 9.0
+        x[1] = lib.tensor([7.0, 8.0, 9.0])
+        y = lib.zeros(2, 3)
+        y.copy_(x[0])
+        z = lib.ones(3).fill_(2.0)
+        return x, y, z, lib.ones(2).zero_()
+    for a, b in zip(run(tg), run(torch), strict=True):
+        assert_same(a, b)
+
+
+def test_modifying_a_saved_input_makes_backward_raise_naming_the_op():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 4.0])
+    y = w * x
+    x += 1  # x is a plain tensor: allowed, but Mul saved it for dL/dw
+    with pytest.raises(RuntimeError, match=r"Mul saved input 1 .* \(version 0 -> 1\)"):
+        y.sum().backward()
+    if torch is not None:
+        w, x = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([3.0, 4.0])
+        y = w * x
+        x += 1
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid", "sqrt"])
+def test_modifying_a_saved_output_under_no_grad_makes_backward_raise(op):
+    def run(lib):
+        x = lib.tensor([0.5, 1.5], requires_grad=True)
+        y = getattr(x, op)()
+        with lib.no_grad():
+            y.mul_(2)
+        y.sum().backward()
+    name = {"exp": "Exp", "tanh": "Tanh", "sigmoid": "Sigmoid", "sqrt": "Sqrt"}[op]
+    with pytest.raises(RuntimeError, match=f"{name} saved its output"):
+        run(tg)
+    if torch is not None:
+        assert raises_in(torch, run, RuntimeError)
+
+
+def test_in_place_on_an_unsaved_input_is_fine_as_in_torch():
+    def run(lib):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        x = lib.tensor([3.0, 4.0])
+        y = w + x  # Add saves nothing
+        x += 1
+        y.sum().backward()
+        return w.grad
+    assert run(tg).tolist() == [1.0, 1.0]
+    if torch is not None:
+        assert run(torch).tolist() == [1.0, 1.0]
