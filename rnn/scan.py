@@ -1,0 +1,237 @@
+"""Linear recurrences h_t = a_t * h_{t-1} + b_t, by a sequential loop or a parallel scan.
+
+A recurrence that is *linear in h* (minGRU, LRU, S4/Mamba-style layers) need
+not be run one step after another: the step maps compose associatively,
+
+    (a1, b1) then (a2, b2)  =  (a2 * a1,  a2 * b1 + b2)        (h -> a2 (a1 h + b1) + b2)
+
+so all T prefixes can be combined in O(log T) rounds, the way a prefix sum is.
+
+Which parallel scan, and why. We use Hillis & Steele (1986): in round d
+(d = 1, 2, 4, ...) every position t >= d folds in position t - d. It does
+O(T log T) work, but each of its ceil(log2 T) rounds is ONE vectorised array
+expression over the whole (T, B, H) array, which is what NumPy and CuPy
+reward. Blelloch's (1990) scan does only O(T) work, but needs an up-sweep and a
+down-sweep over strided index sets (2 log2 T rounds of gathers and scatters at
+stride 2^k, plus padding to a power of two), which costs more kernel launches
+and memory traffic than it saves at the lengths an RNN course trains on.
+On one CPU core neither beats the sequential loop (T steps of O(BH) work, no
+wasted arithmetic) once B*H is large enough to hide the Python per-step cost:
+the parallel scan does ~log2 T times the arithmetic. It wins where the T steps'
+launch/interpreter overhead dominates: short rows (small B*H), long T, or a GPU.
+``benchmarks/scan.py`` measures this.
+
+Both modes are one fused tensorgrad Function each, and so is the backward: the
+gradient of a linear recurrence is a linear recurrence run in reverse. With
+g_t = dL/dh_t arriving from outside (and h_{-1} = h0, t = 0..T-1):
+
+    db_t  = g_t + a_{t+1} * db_{t+1}        (db_{T-1} = g_{T-1})   = dL/db_t (total dL/dh_t)
+    da_t  = db_t * h_{t-1}
+    dh0   = a_0 * db_0
+
+computed by the same scan (sequential or parallel, matching the mode) on the
+time-reversed arrays.
+
+The log-space variant, for positive a_t, b_t, h0 (minGRU's log mode), keeps
+log h_t = logaddexp(log a_t + log h_{t-1}, log b_t), which stays finite where
+products of thousands of a_t < 1 would underflow. We deliberately do not use
+the closed form log h_t = A_t + logcumsumexp(log b - A) with A = cumsum(log a):
+A_t grows like -t, so log h_t comes out as the difference of two numbers of size
+~|A_t| and loses |A_t| * eps absolute accuracy (1e-3 at T = 4096 in float32).
+The Hillis-Steele scan in log space only ever adds a log-coefficient to a log
+value (never cancels two large terms). Its backward is again a linear
+recurrence, with weights w_t = exp(log a_t + log h_{t-1} - log h_t) in [0, 1]:
+
+    dlh_t = g_t + w_{t+1} * dlh_{t+1}       (dL/dlog h_t in total)
+    dlog a_t = dlh_t * w_t,  dlog b_t = dlh_t * (1 - w_t),  dlog h0 = w_0 * dlh_0
+
+with 1 - w_t computed as exp(log b_t - log h_t).
+
+Shapes: a, b, h: (T, B, H) (any trailing shape (T, *S) works alike); h0: (B, H).
+"""
+
+import numpy
+
+import tensorgrad as tg
+from tensorgrad.autograd import Function
+
+MODES = ("sequential", "parallel")
+
+
+# ------------------------------------------------------------------- scans on raw arrays
+def scan_sequential(xp, a, b, h0):
+    """h (T, *S): h_t = a_t * h_{t-1} + b_t, h_{-1} = h0, one step at a time. a, b (T, *S); h0 (*S)."""
+    h = xp.empty_like(b)
+    previous = h0
+    for t in range(b.shape[0]):
+        xp.multiply(a[t], previous, out=h[t])
+        h[t] += b[t]
+        previous = h[t]
+    return h
+
+
+def scan_parallel(xp, a, b, h0):
+    """The same h by a Hillis-Steele scan: ceil(log2 T) whole-array rounds, O(T log T) work.
+
+    Invariant after the round with offset d: (A[t], B[t]) is the composition of
+    steps max(0, t - 2d + 1) .. t, i.e. h_t = A[t] * h_{t-2d} + B[t] (h0 folded in at t = 0).
+    """
+    T = b.shape[0]
+    B = b.copy()
+    B[0] = a[0] * h0 + b[0]  # fold h0 into the first step, so A[0] is never needed again
+    A = a.copy()
+    d = 1
+    while d < T:
+        B[d:] = A[d:] * B[:-d] + B[d:]  # right sides are evaluated before assignment: no aliasing
+        if 2 * d < T:  # the last round's A is never read
+            A[d:] = A[d:] * A[:-d]
+        d *= 2
+    return B
+
+
+def log_scan_sequential(xp, log_a, log_b, log_h0):
+    """log h (T, *S): log h_t = logaddexp(log a_t + log h_{t-1}, log b_t), one step at a time."""
+    log_h = xp.empty_like(log_b)
+    previous = log_h0
+    for t in range(log_b.shape[0]):
+        xp.logaddexp(log_a[t] + previous, log_b[t], out=log_h[t])
+        previous = log_h[t]
+    return log_h
+
+
+def log_scan_parallel(xp, log_a, log_b, log_h0):
+    """The same log h by a Hillis-Steele scan in log space (products become sums, sums logaddexp)."""
+    T = log_b.shape[0]
+    LB = log_b.copy()
+    LB[0] = xp.logaddexp(log_a[0] + log_h0, log_b[0])
+    LA = log_a.copy()
+    d = 1
+    while d < T:
+        LB[d:] = xp.logaddexp(LA[d:] + LB[:-d], LB[d:])
+        if 2 * d < T:
+            LA[d:] = LA[d:] + LA[:-d]
+        d *= 2
+    return LB
+
+
+_SCANS = {"sequential": scan_sequential, "parallel": scan_parallel}
+_LOG_SCANS = {"sequential": log_scan_sequential, "parallel": log_scan_parallel}
+
+
+def _reverse_scan(xp, mode, a, g):
+    """d (T, *S) with d_t = g_t + a_{t+1} * d_{t+1} (d_{T-1} = g_{T-1}): the backward's recurrence."""
+    shifted = xp.zeros_like(a)  # shifted[t] = a[t+1]; the last entry multiplies a zero state
+    shifted[:-1] = a[1:]
+    zero = xp.zeros_like(g[0])
+    return _SCANS[mode](xp, shifted[::-1], g[::-1], zero)[::-1]
+
+
+def _previous_states(xp, h, h0):
+    """(T, *S): h_{t-1} for every t, with h_{-1} = h0."""
+    return xp.concatenate([h0[None], h[:-1]], axis=0)
+
+
+# ------------------------------------------------------------------- the two Functions
+class LinearRecurrence(Function):
+    """h_t = a_t h_{t-1} + b_t over all t, one op.  Backward: the reverse recurrence in the module doc."""
+
+    def forward(self, a, b, h0, mode):
+        xp = tg.get_array_module(a, b, h0)
+        h = _SCANS[mode](xp, a, b, h0)
+        self.a, self.h, self.h0, self.mode = a, h, h0, mode
+        return h
+
+    def backward(self, g):
+        xp = tg.get_array_module(g)
+        db = _reverse_scan(xp, self.mode, self.a, g)
+        da = db * _previous_states(xp, self.h, self.h0) if self.needs_grad[0] else None
+        dh0 = self.a[0] * db[0] if self.needs_grad[2] else None
+        return da, db, dh0
+
+
+class LogLinearRecurrence(Function):
+    """log h_t = logaddexp(log a_t + log h_{t-1}, log b_t), one op.  Backward: see the module doc."""
+
+    def forward(self, log_a, log_b, log_h0, mode):
+        xp = tg.get_array_module(log_a, log_b, log_h0)
+        log_h = _LOG_SCANS[mode](xp, log_a, log_b, log_h0)
+        self.log_a, self.log_b, self.log_h, self.log_h0, self.mode = log_a, log_b, log_h, log_h0, mode
+        return log_h
+
+    def backward(self, g):
+        xp = tg.get_array_module(g)
+        # w_t = d log h_t / d log h_{t-1} = a_t h_{t-1} / h_t, in [0, 1]; exp(-inf) = 0 when h0 = 0
+        w = xp.exp(self.log_a + _previous_states(xp, self.log_h, self.log_h0) - self.log_h)
+        dlh = _reverse_scan(xp, self.mode, w, g)
+        dlog_a = dlh * w if self.needs_grad[0] else None
+        dlog_b = dlh * xp.exp(self.log_b - self.log_h) if self.needs_grad[1] else None
+        dlog_h0 = w[0] * dlh[0] if self.needs_grad[2] else None
+        return dlog_a, dlog_b, dlog_h0
+
+
+# ------------------------------------------------------------------- public functions
+def _check(name, mode, names, tensors, state_name, state):
+    """Raise a clear error for a bad mode, non-Tensors, mismatched shapes/dtypes/devices."""
+    if mode not in MODES:
+        raise ValueError(f"{name}: mode must be one of {MODES}, got {mode!r}")
+    for arg, t in zip(names, tensors, strict=True):
+        if not isinstance(t, tg.Tensor):
+            raise TypeError(f"{name}: {arg} must be a Tensor, got {type(t).__name__}; wrap it with "
+                            "tg.tensor(...)")
+    first, second = tensors
+    if first.ndim < 1 or first.shape[0] == 0:
+        raise ValueError(f"{name}: {names[0]} must have shape (T, B, H) with T >= 1, got {first.shape}")
+    if first.shape != second.shape:
+        raise ValueError(f"{name}: {names[0]} has shape {first.shape} but {names[1]} has shape "
+                         f"{second.shape}; both must be (T, B, H) with the same shape (broadcast "
+                         "a shared coefficient explicitly, e.g. a * ones)")
+    if not numpy.issubdtype(first.dtype, numpy.floating) or first.dtype != second.dtype:
+        raise TypeError(f"{name}: {names[0]} and {names[1]} must be floating tensors of one dtype, got "
+                        f"{first.dtype} and {second.dtype}; convert with .astype(...)")
+    if first.device != second.device:
+        raise tg.DeviceError(f"{name}: {names[0]} is on {first.device!r} but {names[1]} is on "
+                             f"{second.device!r}; move them to one device with .to(...)")
+    if state is None:
+        return
+    if not isinstance(state, tg.Tensor):
+        raise TypeError(f"{name}: {state_name} must be a Tensor or None, got {type(state).__name__}")
+    if state.shape != first.shape[1:]:
+        raise ValueError(f"{name}: {state_name} must have shape {first.shape[1:]} (the shape of one time "
+                         f"step of {names[0]} {first.shape}), got {state.shape}")
+    if state.dtype != first.dtype:
+        raise TypeError(f"{name}: {state_name} is {state.dtype} but {names[0]} is {first.dtype}; they "
+                        "must match")
+    if state.device != first.device:
+        raise tg.DeviceError(f"{name}: {state_name} is on {state.device!r} but {names[0]} is on "
+                             f"{first.device!r}; move them to one device with .to(...)")
+
+
+def linear_recurrence(a, b, h0=None, mode="sequential"):
+    """All states of h_t = a_t * h_{t-1} + b_t (elementwise), differentiable in a, b and h0.
+
+    a, b: (T, B, H) tensors (any trailing shape (T, *S) works alike), one dtype and device.
+    h0: (B, H), the state before the first step; zeros when None.
+    mode: "sequential" (a loop over t) or "parallel" (a Hillis-Steele scan in
+    ceil(log2 T) whole-array rounds); both give the same values and gradients.
+    Returns h: (T, B, H), h[t] the state after step t.
+    """
+    _check("linear_recurrence", mode, ("a", "b"), (a, b), "h0", h0)
+    if h0 is None:
+        h0 = tg.zeros(*a.shape[1:], dtype=a.dtype, device=a.device)
+    return LinearRecurrence.apply(a, b, h0, mode=mode)
+
+
+def log_linear_recurrence(log_a, log_b, log_h0=None, mode="sequential"):
+    """log h for h_t = a_t * h_{t-1} + b_t with positive a, b, h0 given as logs; differentiable.
+
+    log_a, log_b: (T, B, H) tensors of log a_t, log b_t (any real values, -inf allowed in log_b).
+    log_h0: (B, H), log of the (positive) initial state; None means h0 = 0 (log h0 = -inf).
+    mode: "sequential" or "parallel", as for ``linear_recurrence``.
+    Returns log h: (T, B, H). Finite for T in the thousands even where a_1 * ... * a_T or
+    the h_t themselves would under- or overflow in linear space; exp() it for h.
+    """
+    _check("log_linear_recurrence", mode, ("log_a", "log_b"), (log_a, log_b), "log_h0", log_h0)
+    if log_h0 is None:
+        xp = tg.get_array_module(log_a.data)
+        log_h0 = tg.Tensor(xp.full(log_a.shape[1:], -numpy.inf, dtype=log_a.dtype))
+    return LogLinearRecurrence.apply(log_a, log_b, log_h0, mode=mode)
