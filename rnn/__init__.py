@@ -2,6 +2,7 @@
 
 from .cells import GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell, rnn_cell
 from .layers import GRU, LSTM, RNN
+from .mingru import MinGRU
 from .scan import linear_recurrence, log_linear_recurrence
 from .variants import ifgo_to_ifog, ifog_to_ifgo, lstm_from_cs231n, lstm_to_cs231n
 
@@ -10,4 +11,5 @@ __all__ = [
     "rnn_cell", "lstm_cell", "gru_cell",
     "ifgo_to_ifog", "ifog_to_ifgo", "lstm_to_cs231n", "lstm_from_cs231n",
     "linear_recurrence", "log_linear_recurrence",
+    "MinGRU",
 ]
