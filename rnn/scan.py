@@ -75,16 +75,23 @@ def scan_parallel(xp, a, b, h0):
 
     Invariant after the round with offset d: (A[t], B[t]) is the composition of
     steps max(0, t - 2d + 1) .. t, i.e. h_t = A[t] * h_{t-2d} + B[t] (h0 folded in at t = 0).
+    Each round reads one buffer and writes the other (a round's reads and writes
+    overlap, and fresh temporaries per round would cost allocations as large as the input).
     """
     T = b.shape[0]
-    B = b.copy()
+    B, B_next = b.copy(), xp.empty_like(b)
     B[0] = a[0] * h0 + b[0]  # fold h0 into the first step, so A[0] is never needed again
-    A = a.copy()
+    A, A_next = a.copy(), xp.empty_like(a)
     d = 1
     while d < T:
-        B[d:] = A[d:] * B[:-d] + B[d:]  # right sides are evaluated before assignment: no aliasing
+        B_next[:d] = B[:d]
+        xp.multiply(A[d:], B[:-d], out=B_next[d:])  # B[t] <- A[t] * B[t-d] + B[t]
+        B_next[d:] += B[d:]
+        B, B_next = B_next, B
         if 2 * d < T:  # the last round's A is never read
-            A[d:] = A[d:] * A[:-d]
+            A_next[:d] = A[:d]
+            xp.multiply(A[d:], A[:-d], out=A_next[d:])  # A[t] <- A[t] * A[t-d]
+            A, A_next = A_next, A
         d *= 2
     return B
 
@@ -102,14 +109,19 @@ def log_scan_sequential(xp, log_a, log_b, log_h0):
 def log_scan_parallel(xp, log_a, log_b, log_h0):
     """The same log h by a Hillis-Steele scan in log space (products become sums, sums logaddexp)."""
     T = log_b.shape[0]
-    LB = log_b.copy()
+    LB, LB_next = log_b.copy(), xp.empty_like(log_b)
     LB[0] = xp.logaddexp(log_a[0] + log_h0, log_b[0])
-    LA = log_a.copy()
+    LA, LA_next = log_a.copy(), xp.empty_like(log_a)
     d = 1
     while d < T:
-        LB[d:] = xp.logaddexp(LA[d:] + LB[:-d], LB[d:])
+        LB_next[:d] = LB[:d]
+        xp.add(LA[d:], LB[:-d], out=LB_next[d:])  # log(A[t] * B[t-d])
+        xp.logaddexp(LB_next[d:], LB[d:], out=LB_next[d:])
+        LB, LB_next = LB_next, LB
         if 2 * d < T:
-            LA[d:] = LA[d:] + LA[:-d]
+            LA_next[:d] = LA[:d]
+            xp.add(LA[d:], LA[:-d], out=LA_next[d:])
+            LA, LA_next = LA_next, LA
         d *= 2
     return LB
 
