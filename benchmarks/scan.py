@@ -13,7 +13,8 @@ ceil(log2 T) whole-array rounds that together touch sum_d (T - d) ~ T log2 T
 elements twice (the B and A updates) and allocate temporaries. So the scan trades
 ~2 log2 T times the arithmetic and memory traffic for T / log2 T fewer calls: it
 wins only where a call costs more than its arithmetic (small B*H, or a GPU, where
-each step is a kernel launch). Run: python benchmarks/scan.py [--rounds 9]
+each step is a kernel launch). Try --batch 1 --hidden 8 to see the scan win on the CPU.
+Run: python benchmarks/scan.py [--rounds 9] [--batch B --hidden H] [--lengths T ...]
 """
 
 import os

@@ -8,18 +8,18 @@ not be run one step after another: the step maps compose associatively,
 so all T prefixes can be combined in O(log T) rounds, the way a prefix sum is.
 
 Which parallel scan, and why. We use Hillis & Steele (1986): in round d
-(d = 1, 2, 4, ...) every position t >= d folds in position t - d. It does
-O(T log T) work, but each of its ceil(log2 T) rounds is ONE vectorised array
-expression over the whole (T, B, H) array, which is what NumPy and CuPy
-reward. Blelloch's (1990) scan does only O(T) work, but needs an up-sweep and a
-down-sweep over strided index sets (2 log2 T rounds of gathers and scatters at
-stride 2^k, plus padding to a power of two), which costs more kernel launches
-and memory traffic than it saves at the lengths an RNN course trains on.
-On one CPU core neither beats the sequential loop (T steps of O(BH) work, no
-wasted arithmetic) once B*H is large enough to hide the Python per-step cost:
-the parallel scan does ~log2 T times the arithmetic. It wins where the T steps'
-launch/interpreter overhead dominates: short rows (small B*H), long T, or a GPU.
-``benchmarks/scan.py`` measures this.
+(d = 1, 2, 4, ...) every position t >= d folds in position t - d. Each of its
+ceil(log2 T) rounds is a few whole-array NumPy/CuPy calls on contiguous
+slices, and the code is one loop with one invariant. The price is O(T log T)
+work and memory traffic. Blelloch's (1990) work-efficient scan (say in its
+Brent-Kung form) touches only O(T) elements, but needs twice the rounds (an
+up-sweep and a down-sweep over strided index sets at stride 2^k): more calls,
+which is what dominates at small sizes and on a GPU, where every call is a
+kernel launch. Neither beats the sequential loop on one CPU core once B*H is
+in the hundreds: the loop's T steps each work on one cache-resident (B, H)
+row, while a scan streams the whole (T, B, H) array through memory in every
+round. The scan wins where the loop's per-step call overhead dominates: small
+B*H, long T, or a GPU. ``benchmarks/scan.py`` measures the ratio.
 
 Both modes are one fused tensorgrad Function each, and so is the backward: the
 gradient of a linear recurrence is a linear recurrence run in reverse. With
