@@ -96,7 +96,6 @@ class MinGRU(Module):
         self.num_layers = check_size("MinGRU", "num_layers", num_layers)
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.mode = self._check_mode(mode)
-        self.dtype = numpy.dtype(dtype)
         k = 1 / math.sqrt(hidden_size)
         for layer in range(self.num_layers):
             n_in = self.input_size if layer == 0 else self.hidden_size
@@ -105,6 +104,11 @@ class MinGRU(Module):
             if self.bias:
                 setattr(self, f"bias_ih_l{layer}",
                         Parameter(uniform(-k, k, (2 * hidden_size,), dtype, device), device=device))
+
+    @property
+    def dtype(self):
+        """The weights' dtype (read from them, so .double() / .to(dtype) keep it true)."""
+        return self.weight_ih_l0.dtype
 
     @staticmethod
     def _check_mode(mode):

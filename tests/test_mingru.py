@@ -208,6 +208,13 @@ def test_state_dict_round_trip_gives_the_same_outputs():
     np.testing.assert_allclose(target(x)[0].numpy(), source(x)[0].numpy(), rtol=0, atol=0)
 
 
+def test_double_casts_the_module_and_its_expected_input():
+    tg.manual_seed(0)
+    m = rnn.MinGRU(I, H).double()
+    out, h_n = m(_x((T, B, I)))
+    assert out.dtype == h_n.dtype == np.float64
+
+
 def test_repr_names_the_options():
     assert repr(_model(num_layers=2, mode="log")) == "MinGRU(4, 5, num_layers=2, mode='log')"
 
