@@ -47,7 +47,7 @@ recurrence, with weights w_t = exp(log a_t + log h_{t-1} - log h_t) in [0, 1]:
 
 with 1 - w_t computed as exp(log b_t - log h_t).
 
-Shapes: a, b, h: (T, B, H) (any trailing shape (T, *S) works alike); h0: (B, H).
+Shapes: a, b, h: (T, B, H) (any (T, *S) with S non-empty works alike); h0: (B, H) (S).
 """
 
 import numpy
@@ -191,8 +191,10 @@ def _check(name, mode, names, tensors, state_name, state):
             raise TypeError(f"{name}: {arg} must be a Tensor, got {type(t).__name__}; wrap it with "
                             "tg.tensor(...)")
     first, second = tensors
-    if first.ndim < 1 or first.shape[0] == 0:
-        raise ValueError(f"{name}: {names[0]} must have shape (T, B, H) with T >= 1, got {first.shape}")
+    if first.ndim < 2 or first.shape[0] == 0:
+        raise ValueError(f"{name}: {names[0]} must have shape (T, B, H) (or (T, *S), at least one dim "
+                         f"after time) with T >= 1, got {first.shape}; make a single sequence of "
+                         "scalars (T,) into (T, 1) with reshape")
     if first.shape != second.shape:
         raise ValueError(f"{name}: {names[0]} has shape {first.shape} but {names[1]} has shape "
                          f"{second.shape}; both must be (T, B, H) with the same shape (broadcast "
@@ -221,7 +223,7 @@ def _check(name, mode, names, tensors, state_name, state):
 def linear_recurrence(a, b, h0=None, mode="sequential"):
     """All states of h_t = a_t * h_{t-1} + b_t (elementwise), differentiable in a, b and h0.
 
-    a, b: (T, B, H) tensors (any trailing shape (T, *S) works alike), one dtype and device.
+    a, b: (T, B, H) tensors (any (T, *S) with S non-empty works alike), one dtype and device.
     h0: (B, H), the state before the first step; zeros when None.
     mode: "sequential" (a loop over t) or "parallel" (a Hillis-Steele scan in
     ceil(log2 T) whole-array rounds); both give the same values and gradients.

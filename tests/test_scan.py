@@ -87,6 +87,14 @@ def test_backward_of_the_recurrence_is_the_reverse_recurrence():
     np.testing.assert_allclose(b_t.grad.ravel(), expected, **EXACT)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_time_by_features_array_works_alike(mode):
+    a, b, h0 = (v[:, 0] if v.ndim == 3 else v[0] for v in _arrays(9))  # (T, H), (T, H), (H,)
+    inputs = [tg.tensor(v, requires_grad=True) for v in (a, b, h0)]
+    np.testing.assert_allclose(linear_recurrence(*inputs, mode=mode).numpy(), _loop(a, b, h0), **EXACT)
+    assert tg.gradcheck(lambda a, b, h0: linear_recurrence(a, b, h0, mode=mode), inputs)
+
+
 def test_float32_parallel_is_close_to_sequential():
     a, b, h0 = (v.astype(np.float32) for v in _arrays(1000, B=4, H=8))
     a = a * np.float32(0.9)  # a contracting recurrence, as trained RNNs have
@@ -215,6 +223,11 @@ def test_non_tensor_inputs_are_refused():
     a, b, _ = _arrays(3)
     with pytest.raises(TypeError, match="b must be a Tensor, got ndarray"):
         linear_recurrence(tg.tensor(a), b)
+
+
+def test_sequence_of_scalars_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"into \(T, 1\) with reshape"):
+        linear_recurrence(tg.ones(5), tg.ones(5))
 
 
 def test_empty_sequence_is_refused():
