@@ -47,6 +47,12 @@ recurrence, with weights w_t = exp(log a_t + log h_{t-1} - log h_t) in [0, 1]:
 
 with 1 - w_t computed as exp(log b_t - log h_t).
 
+The complex variant (for the LRU's diagonal complex recurrence) takes and returns
+real and imaginary parts as separate real tensors, so the rest of tensorgrad
+stays real. For a real loss L and z = x + iy write grad z = dL/dx + i dL/dy;
+then the same reverse recurrence holds with conjugated coefficients:
+dB_t = G_t + conj(a_{t+1}) dB_{t+1}, dA_t = dB_t conj(h_{t-1}), dh0 = conj(a_0) dB_0.
+
 Shapes: a, b, h: (T, B, H) (any (T, *S) with S non-empty works alike); h0: (B, H) (S).
 """
 
@@ -181,6 +187,33 @@ class LogLinearRecurrence(Function):
         return dlog_a, dlog_b, dlog_h0
 
 
+class ComplexLinearRecurrence(Function):
+    """h_t = a_t h_{t-1} + b_t in complex numbers, over real and imaginary parts; two outputs.
+
+    Backward: the reverse recurrence with conj(a) (module doc), split back into parts.
+    """
+
+    def forward(self, a_re, a_im, b_re, b_im, h0_re, h0_im, mode):
+        xp = tg.get_array_module(a_re, b_re, h0_re)
+        a, b, h0 = a_re + 1j * a_im, b_re + 1j * b_im, h0_re + 1j * h0_im  # complex64 from float32
+        h = _SCANS[mode](xp, a, b, h0)
+        self.a, self.h, self.h0, self.mode = a, h, h0, mode
+        return xp.ascontiguousarray(h.real), xp.ascontiguousarray(h.imag)
+
+    def backward(self, g_re, g_im):
+        xp = tg.get_array_module(self.h)
+        G = xp.zeros_like(self.h)
+        if g_re is not None:
+            G.real = g_re
+        if g_im is not None:
+            G.imag = g_im
+        conj_a = xp.conj(self.a)
+        dB = _reverse_scan(xp, self.mode, conj_a, G)
+        dA = dB * xp.conj(_previous_states(xp, self.h, self.h0))
+        dh0 = conj_a[0] * dB[0]
+        return tuple(xp.ascontiguousarray(part) for z in (dA, dB, dh0) for part in (z.real, z.imag))
+
+
 # ------------------------------------------------------------------- public functions
 def _check(name, mode, names, tensors, state_name, state):
     """Raise a clear error for a bad mode, non-Tensors, mismatched shapes/dtypes/devices."""
@@ -249,3 +282,26 @@ def log_linear_recurrence(log_a, log_b, log_h0=None, mode="sequential"):
         xp = tg.get_array_module(log_a.data)
         log_h0 = tg.Tensor(xp.full(log_a.shape[1:], -numpy.inf, dtype=log_a.dtype))
     return LogLinearRecurrence.apply(log_a, log_b, log_h0, mode=mode)
+
+
+def complex_linear_recurrence(a_re, a_im, b_re, b_im, h0=None, mode="sequential"):
+    """All states of the complex recurrence h_t = a_t * h_{t-1} + b_t, as (real part, imaginary part).
+
+    a_re, a_im, b_re, b_im: (T, B, H) real tensors of one shape, dtype and device.
+    h0: a pair (h0_re, h0_im) of (B, H) tensors, or None for zeros.
+    mode: "sequential" or "parallel", as for ``linear_recurrence``.
+    Returns (h_re, h_im), each (T, B, H); differentiable in every input.
+    """
+    name = "complex_linear_recurrence"
+    _check(name, mode, ("a_re", "a_im"), (a_re, a_im), None, None)
+    _check(name, mode, ("b_re", "b_im"), (b_re, b_im), None, None)
+    _check(name, mode, ("a_re", "b_re"), (a_re, b_re), None, None)
+    if h0 is None:
+        h0 = [tg.zeros(*a_re.shape[1:], dtype=a_re.dtype, device=a_re.device) for _ in range(2)]
+    elif not isinstance(h0, (tuple, list)) or len(h0) != 2:
+        raise TypeError(f"{name}: h0 must be a pair (h0_re, h0_im) of tensors or None, got "
+                        f"{type(h0).__name__}")
+    else:
+        for part, state in zip(("h0_re", "h0_im"), h0, strict=True):
+            _check(name, mode, ("a_re", "b_re"), (a_re, b_re), part, state)
+    return ComplexLinearRecurrence.apply(a_re, a_im, b_re, b_im, *h0, mode=mode)

@@ -5,7 +5,7 @@ import pytest
 
 import rnn
 import tensorgrad as tg
-from rnn.scan import linear_recurrence, log_linear_recurrence
+from rnn.scan import complex_linear_recurrence, linear_recurrence, log_linear_recurrence
 
 LENGTHS = [1, 2, 3, 7, 8, 33, 100]
 MODES = ["sequential", "parallel"]
@@ -184,6 +184,57 @@ def test_log_space_modes_agree_at_T_4096_in_float32():
     s, p = (log_linear_recurrence(tg.tensor(log_a), tg.tensor(log_b), mode=m).numpy() for m in MODES)
     assert np.isfinite(p).all()
     np.testing.assert_allclose(p, s, rtol=1e-5, atol=1e-4)
+
+
+# ------------------------------------------------------------------ complex
+
+
+def _complex_arrays(T, B=2, H=3, seed=0):
+    """Real and imaginary parts: a inside the unit disc, b and h0 standard normal."""
+    rng = np.random.default_rng(seed)
+    a_re, a_im = rng.uniform(-0.7, 0.7, (2, T, B, H))
+    b_re, b_im = rng.standard_normal((2, T, B, H))
+    h0_re, h0_im = rng.standard_normal((2, B, H))
+    return [a_re, a_im, b_re, b_im, h0_re, h0_im]
+
+
+def _complex_call(mode):
+    return lambda a_re, a_im, b_re, b_im, h0_re, h0_im: complex_linear_recurrence(
+        a_re, a_im, b_re, b_im, (h0_re, h0_im), mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_complex_recurrence_equals_the_complex_loop(mode):
+    parts = _complex_arrays(9)
+    h_re, h_im = _complex_call(mode)(*(tg.tensor(v) for v in parts))
+    a, b, h0 = (parts[i] + 1j * parts[i + 1] for i in (0, 2, 4))
+    np.testing.assert_allclose(h_re.numpy() + 1j * h_im.numpy(), _loop(a, b, h0), **EXACT)
+
+
+@pytest.mark.parametrize("T", [1, 3, 8, 33])
+def test_complex_parallel_equals_sequential(T):
+    parts = _complex_arrays(T, seed=T)
+    results = {}
+    for mode in MODES:
+        inputs = [tg.tensor(v, requires_grad=True) for v in parts]
+        h_re, h_im = _complex_call(mode)(*inputs)
+        (h_re * h_re - 2 * h_im).sum().backward()
+        results[mode] = [h_re.numpy(), h_im.numpy()] + [t.grad for t in inputs]
+    for s, p in zip(results["sequential"], results["parallel"], strict=True):
+        np.testing.assert_allclose(p, s, **EXACT)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("part", [0, 1])
+def test_complex_recurrence_gradcheck(mode, part):
+    inputs = [tg.tensor(v, requires_grad=True) for v in _complex_arrays(5, seed=part)]
+    assert tg.gradcheck(lambda *v: _complex_call(mode)(*v)[part], inputs)
+
+
+def test_complex_h0_must_be_a_pair():
+    parts = [tg.tensor(v) for v in _complex_arrays(3)]
+    with pytest.raises(TypeError, match=r"h0 must be a pair \(h0_re, h0_im\)"):
+        complex_linear_recurrence(*parts[:4], h0=parts[4])
 
 
 # ------------------------------------------------------------------ errors
