@@ -65,7 +65,7 @@ def _softplus(x):
     return F.softplus(x, threshold=math.inf)
 
 
-def _swap_time_batch(x):
+def swap_time_batch(x):
     """(T, B, ...) <-> (B, T, ...): the batch_first layout."""
     return ops.Transpose.apply(x, axes=(1, 0) + tuple(range(2, x.ndim)))
 
@@ -150,7 +150,7 @@ class MinGRU(Module):
                                  f"shape {x.shape}; a single sequence needs no lengths")
             x = x.reshape(x.shape[0], 1, self.input_size)
         elif self.batch_first:
-            x = _swap_time_batch(x)
+            x = swap_time_batch(x)
         T, B, _ = x.shape
         h0 = self._initial_state(h0, batched, B, x)
         lengths = check_lengths("MinGRU", lengths, T, B)
@@ -166,7 +166,7 @@ class MinGRU(Module):
         h_n = tg.stack(finals, axis=0)
         if not batched:
             return out.reshape(T, self.hidden_size), h_n.reshape(self.num_layers, self.hidden_size)
-        return (_swap_time_batch(out) if self.batch_first else out), h_n
+        return (swap_time_batch(out) if self.batch_first else out), h_n
 
     def _initial_state(self, h0, batched, B, x):
         """h0 as (L, B, H) after checks, or None for zeros."""
