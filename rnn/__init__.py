@@ -2,10 +2,15 @@
 
 from .cells import GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell, rnn_cell
 from .layers import GRU, LSTM, RNN
+from .lru import LRU
+from .mingru import MinGRU
+from .scan import complex_linear_recurrence, linear_recurrence, log_linear_recurrence
 from .variants import ifgo_to_ifog, ifog_to_ifgo, lstm_from_cs231n, lstm_to_cs231n
 
 __all__ = [
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU",
     "rnn_cell", "lstm_cell", "gru_cell",
     "ifgo_to_ifog", "ifog_to_ifgo", "lstm_to_cs231n", "lstm_from_cs231n",
+    "linear_recurrence", "log_linear_recurrence", "complex_linear_recurrence",
+    "MinGRU", "LRU",
 ]
