@@ -38,7 +38,6 @@ import numpy
 
 import tensorgrad as tg
 from tensorgrad import functional as F
-from tensorgrad import ops
 from tensorgrad.nn import Module, Parameter
 from tensorgrad.random import uniform
 
@@ -67,7 +66,7 @@ def _softplus(x):
 
 def swap_time_batch(x):
     """(T, B, ...) <-> (B, T, ...): the batch_first layout."""
-    return ops.Transpose.apply(x, axes=(1, 0) + tuple(range(2, x.ndim)))
+    return x.transpose(0, 1)
 
 
 class MinGRU(Module):
