@@ -334,3 +334,9 @@ def test_math_latex2mathml_cannot_convert_is_an_error_naming_lesson_and_cell(tmp
     nbformat.write(nb, path)
     with pytest.raises(website.SiteError, match=r"00_test.ipynb, cell 1: cannot convert math"):
         website.build_site(tmp_path / "site", [path])
+
+
+def test_build_refuses_a_file_as_the_output_folder(tmp_path):
+    (tmp_path / "site").write_text("not a folder")
+    with pytest.raises(website.SiteError, match="is a file, not a folder"):
+        website.build_site(tmp_path / "site", LESSONS[:1])

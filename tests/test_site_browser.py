@@ -174,12 +174,13 @@ def test_screenshots_of_the_index_and_a_lesson(site, probed_pages, tmp_path):
     out, lessons = site
     lesson = next((lesson for lesson in lessons if lesson.figures), lessons[0])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    # A window as tall as the page: headless Chromium's --screenshot captures the window only.
-    lesson_height = min(probed_pages[lesson.page][0]["height"], MAX_SCREENSHOT_HEIGHT)
-    for name, height in (("index", 1100), (lesson.slug, lesson_height)):
+    for page_name in ("index.html", lesson.page):
+        # A window as tall as the page: headless Chromium's --screenshot captures the window only.
+        height = min(probed_pages[page_name][0]["height"], MAX_SCREENSHOT_HEIGHT)
+        name = page_name.removesuffix(".html")
         target = SCREENSHOTS / f"{name}.png"
         target.unlink(missing_ok=True)
-        page = out / f"{name}.html"
+        page = out / page_name
         chromium([f"--screenshot={target}", f"--window-size=1280,{height}", page.as_uri()], tmp_path / name)
         assert target.is_file() and target.read_bytes().startswith(b"\x89PNG"), f"no screenshot: {page.name}"
         assert target.stat().st_size > 20_000, f"{target} is suspiciously small (a blank page?)"

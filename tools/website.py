@@ -221,6 +221,8 @@ def _templates():
 def _prepare(out):
     """Empty folder ``out`` for a new build, refusing to delete a folder this builder did not write."""
     if out.exists():
+        if not out.is_dir():
+            raise SiteError(f"{out} is a file, not a folder; choose another --out")
         if any(out.iterdir()) and not (out / MARKER).exists():
             raise SiteError(f"{out} exists and is not a site this builder wrote (no {MARKER} file); "
                             "choose another --out or remove it yourself")
