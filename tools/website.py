@@ -10,6 +10,11 @@ with its numbered sections and exercises; each lesson page links to the previous
 and next one and to its student notebook, which the builder writes into the site
 with tools/lessons.py's ``student_version``.
 
+The index has no column of cell time: the notebooks store no timing (they are
+regenerated with record_timing=False so that they stay diff-stable), and a
+committed timing file would depend on the machine and go stale with each edit;
+the test suite holds every lesson to its cell-time budget instead.
+
 In the student view (the default) every exercise shows the stub students get
 (``# YOUR CODE HERE`` / ``raise NotImplementedError()``), and the solution cells'
 stored outputs are dropped; no cell metadata is rendered, so nothing else of an
