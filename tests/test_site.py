@@ -340,3 +340,12 @@ def test_build_refuses_a_file_as_the_output_folder(tmp_path):
     (tmp_path / "site").write_text("not a folder")
     with pytest.raises(website.SiteError, match="is a file, not a folder"):
         website.build_site(tmp_path / "site", LESSONS[:1])
+
+
+def test_a_lesson_without_a_title_is_an_error(tmp_path):
+    path = _lesson_with_a_leaky_exercise(tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "No heading here."
+    nbformat.write(nb, path)
+    with pytest.raises(website.SiteError, match="00_test.ipynb: no title"):
+        website.build_site(tmp_path / "site", [path])

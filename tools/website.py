@@ -142,15 +142,13 @@ def highlight_code(source, language="python", _attrs=None):
     return highlight(source, lexer, HtmlFormatter(cssclass="highlight"))
 
 
-def _headings(md, markdown_cells):
-    """(level, inline HTML, anchor id) of every h1/h2 in the lesson's markdown cells, in order."""
+def _headings(md, tokens):
+    """(level, inline HTML, anchor id) of every h1/h2 among markdown-it ``tokens``, in order."""
     found = []
-    for source in markdown_cells:
-        tokens = md.parse(source)
-        for opening, inline in zip(tokens, tokens[1:], strict=False):
-            if opening.type == "heading_open" and opening.tag in ("h1", "h2"):
-                found.append((int(opening.tag[1]), md.renderer.render(inline.children, md.options, {}),
-                              opening.attrs.get("id", "")))
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
+        if opening.type == "heading_open" and opening.tag in ("h1", "h2"):
+            found.append((int(opening.tag[1]), md.renderer.render(inline.children, md.options, {}),
+                          opening.attrs.get("id", "")))
     return found
 
 
@@ -185,11 +183,23 @@ def render_lesson(path, instructor=False):
     md = markdown_renderer()
     nb = nbformat.read(path, as_version=4)
     shown_nb = nb if instructor else lessons_tool.student_version(nb)
-    markdown_sources = [c.source for c in shown_nb.cells if c.cell_type == "markdown"]
-    try:
-        headings = _headings(md, markdown_sources)
-    except SiteError as err:
-        raise SiteError(f"{path.name}: {err}") from err
+    cells, figures, headings = [], {}, []
+    for i, (cell, shown) in enumerate(zip(nb.cells, shown_nb.cells, strict=True)):
+        role = ("exercise" if lessons_tool.is_solution_cell(cell)
+                else "check" if lessons_tool.is_check_cell(cell) else "")
+        if cell.cell_type == "markdown":
+            tokens = md.parse(shown.source)
+            try:
+                cells.append(Cell("markdown", md.renderer.render(tokens, md.options, {}), role))
+                headings.extend(_headings(md, tokens))
+            except SiteError as err:
+                raise SiteError(f"{path.name}, cell {i}: {err}") from err
+        elif cell.cell_type == "code":
+            keep_outputs = instructor or role != "exercise"
+            outputs = _outputs(cell, path.stem, i, figures) if keep_outputs else []
+            cells.append(Cell("code", highlight_code(shown.source), role,
+                              cell.execution_count if keep_outputs else None, outputs))
+
     titles = [text for level, text, _ in headings if level == 1]
     if not titles:
         raise SiteError(f"{path.name}: no title; start the first markdown cell with '# Lesson NN: ...'")
@@ -197,22 +207,7 @@ def render_lesson(path, instructor=False):
                 if level == 2 and NUMBERED_SECTION.match(text)]
     exercises = [c.metadata["nbgrader"].get("grade_id", f"cell {i}")
                  for i, c in enumerate(nb.cells) if lessons_tool.is_solution_cell(c)]
-    lesson = Lesson(path, titles[0], sections, exercises)
-
-    for i, (cell, shown) in enumerate(zip(nb.cells, shown_nb.cells, strict=True)):
-        role = ("exercise" if lessons_tool.is_solution_cell(cell)
-                else "check" if lessons_tool.is_check_cell(cell) else "")
-        if cell.cell_type == "markdown":
-            try:
-                lesson.cells.append(Cell("markdown", md.render(shown.source), role))
-            except SiteError as err:
-                raise SiteError(f"{path.name}, cell {i}: {err}") from err
-        elif cell.cell_type == "code":
-            keep_outputs = instructor or role != "exercise"
-            outputs = _outputs(cell, lesson.slug, i, lesson.figures) if keep_outputs else []
-            lesson.cells.append(Cell("code", highlight_code(shown.source), role,
-                                     cell.execution_count if keep_outputs else None, outputs))
-    return lesson
+    return Lesson(path, titles[0], sections, exercises, cells, figures)
 
 
 # ------------------------------------------------------------------ the site
