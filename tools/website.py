@@ -1,0 +1,292 @@
+"""The lessons as a static website, built offline from the notebooks' stored outputs.
+
+    python3 tools/website.py                  build/site/: the student view
+    python3 tools/website.py --instructor     build/site-instructor/: solutions included
+    python3 tools/website.py --out DIR [NOTEBOOK ...]
+
+Nothing is executed: each page shows a lesson's text, code, printed outputs and
+figures as stored in ``lessons/NN_topic.ipynb``. The index lists every lesson
+with its numbered sections and exercises; each lesson page links to the previous
+and next one and to its student notebook, which the builder writes into the site
+with tools/lessons.py's ``student_version``.
+
+The index has no column of cell time: the notebooks store no timing (they are
+regenerated with record_timing=False so that they stay diff-stable), and a
+committed timing file would depend on the machine and go stale with each edit;
+the test suite holds every lesson to its cell-time budget instead.
+
+In the student view (the default) every exercise shows the stub students get
+(``# YOUR CODE HERE`` / ``raise NotImplementedError()``), and the solution cells'
+stored outputs are dropped; no cell metadata is rendered, so nothing else of an
+exercise's answer (its ``wrong_answers`` list included) reaches the pages.
+
+The site needs no network when it is viewed: math is converted to MathML at
+build time (latex2mathml; browsers render MathML natively), code is highlighted
+by Pygments into static CSS classes, figures are PNG files beside the pages, and
+there is no JavaScript. Markdown is parsed by markdown-it-py (CommonMark with
+tables, dollar math and heading anchors); the pages are Jinja2 templates in
+tools/website_templates/.
+"""
+
+import argparse
+import base64
+import importlib
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import nbformat
+from latex2mathml.converter import convert as latex_to_mathml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+lessons_tool = importlib.import_module("lessons")  # tools/lessons.py: student_version, lesson_paths
+
+ROOT = lessons_tool.ROOT
+SITE_DIR = ROOT / "build" / "site"
+INSTRUCTOR_SITE_DIR = ROOT / "build" / "site-instructor"
+TEMPLATES = TOOLS / "website_templates"
+MARKER = ".lessons-site"  # a folder holding this file was written by this builder and may be replaced
+STATIC_FILES = ("style.css",)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+NUMBERED_SECTION = re.compile(r"^\d+\.\s+")
+PYGMENTS_STYLE = "default"
+
+
+class SiteError(Exception):
+    """A lesson cannot be rendered (bad math, a missing title): the message names the lesson and cell."""
+
+
+# ------------------------------------------------------------------ one lesson as data for the templates
+
+
+@dataclass
+class Output:
+    """One stored output as the page shows it: kind is "stream", "error", "image" or "text"."""
+
+    kind: str
+    text: str = ""
+    name: str = ""  # stream name (stdout/stderr), or the figure's file name for an image
+
+
+@dataclass
+class Cell:
+    """One notebook cell as rendered HTML; role is "exercise", "check" or "" (an ordinary cell)."""
+
+    kind: str  # "markdown" or "code"
+    html: str
+    role: str = ""
+    execution_count: int | None = None
+    outputs: list = field(default_factory=list)
+
+
+@dataclass
+class Lesson:
+    path: Path
+    title: str
+    sections: list  # (heading HTML, anchor id) of the numbered "## N. ..." sections
+    exercises: list  # the exercises' nbgrader grade_ids, in order
+    cells: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # figure file name -> PNG bytes
+
+    @property
+    def slug(self):
+        return self.path.stem
+
+    @property
+    def page(self):
+        return f"{self.slug}.html"
+
+    @property
+    def notebook(self):
+        return f"notebooks/{self.path.name}"
+
+    @property
+    def solution_notebook(self):
+        return f"notebooks/solutions/{self.path.name}"
+
+
+def markdown_renderer():
+    """CommonMark + tables + ``$...$`` / ``$$...$$`` math (to MathML) + ids on h1/h2, fences highlighted."""
+
+    def render_math(latex, options):
+        try:
+            return latex_to_mathml(latex, display="block" if options["display_mode"] else "inline")
+        except Exception as err:  # latex2mathml raises several types, all meaning "cannot convert this"
+            raise SiteError(f"cannot convert math to MathML: ${latex}$ ({type(err).__name__}: {err}); "
+                            "write it with commands latex2mathml knows") from err
+
+    md = MarkdownIt("commonmark", {"highlight": highlight_code}).enable("table")
+    dollarmath_plugin(md, renderer=render_math, allow_space=True, allow_digits=False)
+    anchors_plugin(md, min_level=1, max_level=2)
+    return md
+
+
+def highlight_code(source, language="python", _attrs=None):
+    """``source`` as Pygments HTML (``<div class="highlight"><pre>...``); unknown languages as plain text."""
+    try:
+        lexer = get_lexer_by_name(language) if language else PythonLexer()
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return highlight(source, lexer, HtmlFormatter(cssclass="highlight"))
+
+
+def _headings(md, tokens):
+    """(level, inline HTML, anchor id) of every h1/h2 among markdown-it ``tokens``, in order."""
+    found = []
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
+        if opening.type == "heading_open" and opening.tag in ("h1", "h2"):
+            found.append((int(opening.tag[1]), md.renderer.render(inline.children, md.options, {}),
+                          opening.attrs.get("id", "")))
+    return found
+
+
+def _outputs(cell, slug, index, figures):
+    """The stored outputs of code cell ``index`` as Outputs; PNG figures go into ``figures`` by file name."""
+    shown = []
+    for k, out in enumerate(cell.get("outputs", [])):
+        if out.output_type == "stream":
+            shown.append(Output("stream", ANSI_ESCAPE.sub("", out.text), out.name))
+        elif out.output_type == "error":
+            traceback = "\n".join(ANSI_ESCAPE.sub("", line) for line in out.traceback)
+            shown.append(Output("error", traceback or f"{out.ename}: {out.evalue}"))
+        else:  # display_data / execute_result: the richest format this site shows
+            data = out.get("data", {})
+            if "image/png" in data:
+                name = f"{slug}-cell{index:02d}-{k}.png"
+                figures[name] = base64.b64decode(data["image/png"])
+                shown.append(Output("image", data.get("text/plain", "figure"), name))
+            elif "text/plain" in data:
+                shown.append(Output("text", data["text/plain"]))
+    return shown
+
+
+def render_lesson(path, instructor=False):
+    """Lesson ``path`` (a solution notebook) as a Lesson: the student view, or the solutions (``instructor``).
+
+    The student view takes each cell's source from ``student_version`` (cells
+    stay in one-to-one order with the solution notebook) and each cell's stored
+    outputs from the solution notebook, except a solution cell's, which are
+    dropped: they come from the answer.
+    """
+    md = markdown_renderer()
+    nb = nbformat.read(path, as_version=4)
+    shown_nb = nb if instructor else lessons_tool.student_version(nb)
+    cells, figures, headings = [], {}, []
+    for i, (cell, shown) in enumerate(zip(nb.cells, shown_nb.cells, strict=True)):
+        role = ("exercise" if lessons_tool.is_solution_cell(cell)
+                else "check" if lessons_tool.is_check_cell(cell) else "")
+        if cell.cell_type == "markdown":
+            tokens = md.parse(shown.source)
+            try:
+                cells.append(Cell("markdown", md.renderer.render(tokens, md.options, {}), role))
+                headings.extend(_headings(md, tokens))
+            except SiteError as err:
+                raise SiteError(f"{path.name}, cell {i}: {err}") from err
+        elif cell.cell_type == "code":
+            keep_outputs = instructor or role != "exercise"
+            outputs = _outputs(cell, path.stem, i, figures) if keep_outputs else []
+            cells.append(Cell("code", highlight_code(shown.source), role,
+                              cell.execution_count if keep_outputs else None, outputs))
+
+    titles = [text for level, text, _ in headings if level == 1]
+    if not titles:
+        raise SiteError(f"{path.name}: no title; start the first markdown cell with '# Lesson NN: ...'")
+    sections = [(NUMBERED_SECTION.sub("", text), anchor) for level, text, anchor in headings
+                if level == 2 and NUMBERED_SECTION.match(text)]
+    exercises = [c.metadata["nbgrader"].get("grade_id", f"cell {i}")
+                 for i, c in enumerate(nb.cells) if lessons_tool.is_solution_cell(c)]
+    return Lesson(path, titles[0], sections, exercises, cells, figures)
+
+
+# ------------------------------------------------------------------ the site
+
+
+def _templates():
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _prepare(out):
+    """Empty folder ``out`` for a new build, refusing to delete a folder this builder did not write."""
+    if out.exists():
+        if not out.is_dir():
+            raise SiteError(f"{out} is a file, not a folder; choose another --out")
+        if any(out.iterdir()) and not (out / MARKER).exists():
+            raise SiteError(f"{out} exists and is not a site this builder wrote (no {MARKER} file); "
+                            "choose another --out or remove it yourself")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("written by tools/website.py; the folder is replaced on every build\n")
+
+
+def build_site(out=SITE_DIR, paths=None, instructor=False):
+    """Write the site for lessons ``paths`` (default: every lesson) into folder ``out``; returns the Lessons.
+
+    out/index.html, out/NN_topic.html per lesson, out/figures/*.png,
+    out/notebooks/NN_topic.ipynb (student versions; with ``instructor`` also
+    out/notebooks/solutions/), out/style.css and out/pygments.css.
+    """
+    out = Path(out)
+    paths = [Path(p) for p in (paths or lessons_tool.lesson_paths())]
+    if not paths:
+        raise SiteError(f"no lessons to build: {lessons_tool.LESSONS} has no NN_*.ipynb")
+    lessons = [render_lesson(path, instructor) for path in paths]
+
+    _prepare(out)
+    env = _templates()
+    view = "instructor" if instructor else "student"
+    for name in STATIC_FILES:
+        shutil.copyfile(TEMPLATES / name, out / name)
+    (out / "pygments.css").write_text(HtmlFormatter(style=PYGMENTS_STYLE).get_style_defs(".highlight"))
+    (out / "figures").mkdir()
+    lessons_tool.write_student_versions(paths, out / "notebooks")
+    if instructor:
+        (out / "notebooks" / "solutions").mkdir()
+    (out / "index.html").write_text(env.get_template("index.html").render(lessons=lessons, view=view))
+    for k, lesson in enumerate(lessons):
+        for name, png in lesson.figures.items():
+            (out / "figures" / name).write_bytes(png)
+        if instructor:
+            shutil.copyfile(lesson.path, out / lesson.solution_notebook)
+        page = env.get_template("lesson.html").render(
+            lesson=lesson, view=view, previous=lessons[k - 1] if k > 0 else None,
+            next=lessons[k + 1] if k + 1 < len(lessons) else None)
+        (out / lesson.page).write_text(page)
+    return lessons
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
+    parser.add_argument("--instructor", action="store_true",
+                        help="include the exercise solutions and their outputs (default: the student view)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"output folder (default: {SITE_DIR.relative_to(ROOT)}, or "
+                             f"{INSTRUCTOR_SITE_DIR.relative_to(ROOT)} with --instructor)")
+    args = parser.parse_args(argv)
+    out = args.out or (INSTRUCTOR_SITE_DIR if args.instructor else SITE_DIR)
+    start = time.perf_counter()
+    try:
+        lessons = build_site(out, lessons_tool.lesson_paths(args.notebooks), args.instructor)
+    except SiteError as err:
+        print(f"website: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(lessons)} lesson pages ({'instructor' if args.instructor else 'student'} view) "
+          f"to {out} in {time.perf_counter() - start:.2f} s; open {out / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
