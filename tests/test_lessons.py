@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import symtable
 import sys
 from pathlib import Path
 
@@ -155,6 +156,49 @@ def test_absolute_path_finder_catches_machine_paths(text):
 ])
 def test_absolute_path_finder_leaves_ordinary_text_alone(text):
     assert absolute_paths(text) == []
+
+
+def global_names(source):
+    """(names a cell's code reads as globals, names it binds at top level), from Python's symbol table."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    table = symtable.symtable(TransformerManager().transform_cell(source), "<cell>", "exec")
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    reads, scopes = set(), [table]
+    while scopes:
+        scope = scopes.pop()
+        top = scope.get_type() == "module"  # a str, or a StrEnum from Python 3.13
+        reads |= {s.get_name() for s in scope.get_symbols() if s.is_referenced() and (top or s.is_global())}
+        scopes.extend(scope.get_children())
+    return reads - binds, binds
+
+
+def check_cell_names_used_later(nb):
+    """[(cell id, name, check cell id)]: a later cell reads a name whose last binding was in a check cell."""
+    bound_in, found = {}, []  # name -> the cell that last bound it, and whether it is a check cell
+    for cell in code_cells(nb):
+        reads, binds = global_names(cell.source)
+        found += [(cell.id, name, bound_in[name][0]) for name in sorted(reads)
+                  if name in bound_in and bound_in[name][1]]
+        bound_in.update({name: (cell.id, tool.is_check_cell(cell)) for name in binds})
+    return found
+
+
+@by_name
+def test_no_cell_reads_a_name_that_a_check_cell_defined(path):
+    # A check cell is locked and graded; a demo that reads its variables breaks when the check changes,
+    # and a student's failed check leaves the demo without them.
+    found = check_cell_names_used_later(read(path))
+    assert not found, "\n".join(f"cell {cell} reads {name!r}, last defined by check cell {check}"
+                                for cell, name, check in found)
+
+
+def test_check_cell_name_audit_finds_a_demo_using_a_check_variable():
+    cells = [_check_cell("B = 4\ndef helper(n):\n    return n\nprint('OK')", "c"),
+             nbformat.v4.new_code_cell("def shape(H):\n    return (B, H)\nprint(helper(1))"),
+             nbformat.v4.new_code_cell("B = 2\nprint(B)")]
+    found = check_cell_names_used_later(nbformat.v4.new_notebook(cells=cells))
+    assert [(name, check) for _, name, check in found] == [("B", cells[0].id), ("helper", cells[0].id)]
 
 
 @by_name
