@@ -109,13 +109,16 @@ def execute(nb, cwd, allow_errors=False, timeout=CELL_TIMEOUT_S):
     """Run every code cell of ``nb`` in place in a fresh kernel started in ``cwd``; returns nb.
 
     Cells tagged ``raises-exception`` may raise; any other error stops the run
-    unless ``allow_errors``. No timing metadata is written (record_timing=False).
+    unless ``allow_errors``. No timing metadata is written (record_timing=False),
+    and each cell's consecutive stdout/stderr messages are merged into one
+    output (how the kernel happened to split a cell's prints varies from run
+    to run; nbval merges them too before comparing).
     """
     from nbclient import NotebookClient
 
     pin_environment()
     client = NotebookClient(nb, km=_current_env_kernel_manager(), timeout=timeout,
-                            allow_errors=allow_errors, record_timing=False,
+                            allow_errors=allow_errors, record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
