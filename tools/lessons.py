@@ -21,7 +21,7 @@ each followed by the exercise's check cell: the check must fail on the stub and
 on every wrong answer, and pass on the solution. The student version drops the
 list.
 
-Both commands pin the same environment as the test run (see PINNED_ENV and the
+All commands pin the same environment as the test run (see PINNED_ENV and the
 root conftest.py) and run the kernel on this interpreter, as
 ``pytest --nbval-current-env`` does.
 """
@@ -259,6 +259,8 @@ class ExerciseReport:
 
 @dataclass
 class LessonReport:
+    """One lesson's exercises, what is wrong with the lesson as a whole, and the seconds the run took."""
+
     path: Path
     exercises: list = field(default_factory=list)
     problems: list = field(default_factory=list)  # about the lesson as a whole
