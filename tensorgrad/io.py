@@ -1,4 +1,4 @@
-"""Checkpoints: ``save`` / ``load`` nested states as .npz files, atomically and verified. Loading never unpickles.
+"""Checkpoints: ``save`` / ``load`` nested states as verified .npz files, atomically. Loading never unpickles.
 
 A state is a dict whose values are arrays, Tensors, Python numbers, strings,
 None, or again dicts (str or int keys), lists and tuples of those: what
