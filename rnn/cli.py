@@ -370,6 +370,7 @@ def _train(args):
                 bar.set_postfix(loss=f"{running:.3f}")
                 if step % args.eval_every == 0 or step == settings["steps"]:
                     valid_loss = _validate(model, model_step, valid, settings["bptt"])
+                    _check_loss(valid_loss, limit)
                     history.append((step, running, valid_loss))
                     bar.write(report(valid_loss))
                     improved = best is None or valid_loss < best
