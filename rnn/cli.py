@@ -156,6 +156,34 @@ def _prepare_out(out):
     return lock
 
 
+def parameter_count(config, vocab_size):
+    """The number of parameters ``build_model(config, vocab)`` will have, without building it."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[config["model"]]
+    V, E, H = vocab_size, config["embedding"], config["hidden"]
+    return V * E + H * V + V + sum(gates * H * ((E if layer == 0 else H) + H + 2)
+                                   for layer in range(config["layers"]))
+
+
+def _check_memory(settings, vocab_size):
+    """Refuse, before allocating anything, a model whose training state cannot fit in this machine's RAM.
+
+    (Linux hands out memory lazily, so a model too big to fit is often not a
+    MemoryError but a process killed mid-way by the OOM killer.)
+    """
+    if settings["device"] != "cpu":
+        return  # CuPy raises a MemoryError (OutOfMemoryError), which main reports
+    n = parameter_count(settings, vocab_size)
+    need = 16 * n  # float32 weights, their gradients and Adam's two moments
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not every platform says
+        return
+    if need > total:
+        raise UsageError(f"out of memory: {n:,} parameters need about {need / 2**30:,.1f} GiB for the "
+                         f"weights, their gradients and Adam's moments, but this machine has "
+                         f"{total / 2**30:,.1f} GiB; choose a smaller --hidden, --layers or --embedding")
+
+
 def _option(key):
     return "--" + key.replace("_", "-")
 
@@ -306,6 +334,7 @@ def _train(args):
     valid = data.batchify(valid_ids[: args.valid_chars], min(settings["batch_size"], 16))
     inputs, targets = stream[:-1], stream[1:]
 
+    _check_memory(settings, len(vocab))
     tg.manual_seed(settings["seed"])
     device = settings["device"]
     model = build_model(settings, vocab, device)

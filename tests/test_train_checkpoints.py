@@ -293,7 +293,25 @@ def test_a_text_without_newlines_trains_and_samples(tmp_path, capsys):
     assert len(capsys.readouterr().out) >= 20
 
 
-def test_huge_sizes_are_one_line_naming_the_allocation(corpus, tmp_path, capsys):
-    assert train(corpus, tmp_path / "run", "--steps", "2", "--hidden", "10000000") == 1
+def test_a_model_too_big_for_memory_is_refused_before_allocating(corpus, tmp_path, capsys):
+    assert train(corpus, tmp_path / "run", "--steps", "2", "--hidden", "10000000") == 2
     err = _one_line_error(capsys)
-    assert err.startswith("error: out of memory") and "--hidden" in err
+    assert err.startswith("error: out of memory: 400,000,") and "GiB" in err and "--hidden" in err
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "rnn"])
+def test_parameter_count_matches_the_built_model(model):
+    config = {**cli.DEFAULTS, "model": model, "hidden": 7, "layers": 3, "embedding": 5}
+    vocab = cli.data.Vocabulary("abcdefghijk")
+    assert cli.parameter_count(config, len(vocab)) == sum(
+        p.size for p in cli.build_model(config, vocab).parameters())
+
+
+def test_a_memory_error_is_one_line_naming_the_allocation(corpus, tmp_path, monkeypatch, capsys):
+    def build_model(*args, **kwargs):
+        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000)")
+
+    monkeypatch.setattr(cli, "build_model", build_model)
+    assert train(corpus, tmp_path / "run", "--steps", "2") == 1
+    err = _one_line_error(capsys)
+    assert err.startswith("error: out of memory: Unable to allocate 37.3 GiB") and "--hidden" in err
