@@ -39,30 +39,27 @@ def test_resume_is_bit_exact_with_dropout_layers_and_an_epoch_boundary(corpus, t
 
 
 def test_validation_runs_in_eval_mode_and_training_goes_on_in_train_mode(corpus, tmp_path, monkeypatch):
-    modes = []
-    real = cli.evaluate
+    built, modes = [], {"validation": set(), "updates": set()}
+    real_build, real_evaluate, real_tbptt = cli.build_model, cli.evaluate, cli.tbptt
 
-    def evaluate(model_step, *args, **kwargs):
-        model = model_step.__closure__[1].cell_contents  # the CharLM the step function calls
-        modes.append(model.training)
-        return real(model_step, *args, **kwargs)
+    def build_model(*args, **kwargs):
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
 
-    monkeypatch.setattr(cli, "evaluate", evaluate)
-    monkeypatch.setattr(cli, "tbptt", _record_training_mode(modes))
-    assert train(corpus, tmp_path / "run", "--steps", "4", "--dropout", "0.5", "--layers", "2") == 0
-    assert modes == [True, False, True, False]  # tbptt pass, validation at 2, ..., each in its mode
+    def evaluate(*args, **kwargs):
+        modes["validation"].add(built[0].training)
+        return real_evaluate(*args, **kwargs)
 
-
-def _record_training_mode(modes):
-    real = cli.tbptt
-
-    def tbptt(model_step, *args, **kwargs):
-        for update in real(model_step, *args, **kwargs):
-            model = model_step.__closure__[1].cell_contents
-            if not modes or modes[-1] is False:
-                modes.append(model.training)
+    def tbptt(*args, **kwargs):
+        for update in real_tbptt(*args, **kwargs):
+            modes["updates"].add(built[0].training)
             yield update
-    return tbptt
+
+    monkeypatch.setattr(cli, "build_model", build_model)
+    monkeypatch.setattr(cli, "evaluate", evaluate)
+    monkeypatch.setattr(cli, "tbptt", tbptt)
+    assert train(corpus, tmp_path / "run", "--steps", "4", "--dropout", "0.5", "--layers", "2") == 0
+    assert modes == {"validation": {False}, "updates": {True}}
 
 
 # ----------------------------------------------------------------- the checkpoint
