@@ -93,7 +93,8 @@ def build_parser():
     train.add_argument("--valid-fraction", type=_probability,
                        help="last fraction of the text held out for validation (default 0.1)")
     train.add_argument("--out", default="runs/charlm", help="checkpoint directory (default runs/charlm)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint in --out (its latest.npz)")
     train.add_argument("--eval-every", type=_positive(int), default=500,
                        help="validate, print a sample and save every N steps (default 500)")
     train.add_argument("--valid-chars", type=_positive(int), default=50_000,

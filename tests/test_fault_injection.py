@@ -37,7 +37,7 @@ RUN = ["--hidden", "10", "--embedding", "6", "--layers", "2", "--dropout", "0.3"
        "--batch-size", "4", "--steps", "10", "--eval-every", "2", "--valid-chars", "200", "--no-progress",
        "--valid-fraction", "0.2"]
 STAGES = ("written", "synced", "renamed")
-KILLS, KILLS_PER_TRIAL, MAX_TRIALS = 24, 4, 30
+KILLS, KILLS_PER_TRIAL, MAX_TRIALS = 24, 4, 60
 
 
 def _child(argv, log, stage=None, nth=None):
