@@ -244,7 +244,7 @@ class _Diverged(Exception):
         self.what, self.value, self.limit = what, value, limit
 
 
-def _check_loss(loss, limit):
+def _check_loss(loss, limit, what="loss"):
     """Raise _Diverged if a batch's loss is not finite or above ``limit``.
 
     limit = BLOW_UP * ln(V). ln(V) nats per character is the loss of a model
@@ -256,9 +256,9 @@ def _check_loss(loss, limit):
     ln(V) after their first steps, so the rule does not stop them.
     """
     if not math.isfinite(loss):
-        raise _Diverged("loss", loss)
+        raise _Diverged(what, loss)
     if loss > limit:
-        raise _Diverged("loss", loss, limit)
+        raise _Diverged(what, loss, limit)
 
 
 class _GuardedOptimizer:
@@ -400,7 +400,7 @@ def _train(args):
                 bar.set_postfix(loss=f"{running:.3f}")
                 if step % args.eval_every == 0 or step == settings["steps"]:
                     valid_loss = _validate(model, model_step, valid, settings["bptt"])
-                    _check_loss(valid_loss, limit)
+                    _check_loss(valid_loss, math.inf, "validation loss")  # overfitting may raise it honestly
                     history.append((step, running, valid_loss))
                     bar.write(report(valid_loss))
                     improved = best is None or valid_loss < best

@@ -223,6 +223,19 @@ def test_a_nan_gradient_stops_the_run_before_the_weights_change(corpus, tmp_path
     assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 2
 
 
+def test_a_nan_validation_loss_stops_the_run_without_saving(corpus, tmp_path, monkeypatch, capsys):
+    real = cli.CharLM.loss
+
+    def loss(self, logits, targets):
+        value = real(self, logits, targets)
+        return value if tg.is_grad_enabled() else value * float("nan")
+
+    monkeypatch.setattr(cli.CharLM, "loss", loss)
+    assert train(corpus, tmp_path / "run", "--steps", "10") == 2
+    assert "training diverged at step 2: the validation loss is nan" in _one_line_error(capsys)
+    assert not (tmp_path / "run" / "latest.npz").exists()
+
+
 # ---------------------------------------------------------------- --out and --resume
 def test_a_second_trainer_on_the_same_out_is_refused_naming_the_holder(corpus, tmp_path, capsys):
     (tmp_path / "run").mkdir()
