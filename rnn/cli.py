@@ -1,28 +1,31 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
     python -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
-    python -m rnn sample DIR [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
+    python -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
-A checkpoint directory holds config.json (the model's and the run's settings
-and the vocabulary), model.npz (the weights, for ``tg.load`` +
-``load_state_dict``) and trainer.npz (optimizer state, step, position in the
-stream and the carried recurrent state), so ``--resume`` continues exactly.
+Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
+Ctrl-C or SIGTERM) and OUT/best.npz (the lowest validation loss so far), one
+verified file each (rnn/checkpoint.py), so ``--resume`` continues exactly
+where the run stopped: the same weights, to the bit, as a run never stopped.
+A diverging run stops before it can overwrite a good checkpoint.
 """
 
 import argparse
-import json
+import hashlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
 
 import tensorgrad as tg
 
-from . import data
-from .bptt import detach_state, evaluate, tbptt
-from .lm import LAYERS, CharLM, bits, sample
+from . import checkpoint, data
+from .bptt import evaluate, tbptt
+from .lm import LAYERS, CharLM, bits, default_prime, sample
 
 # Settings of a run; None in the parser means "not given", so --resume can tell
 # what the user asked for from what the checkpoint says.
@@ -32,7 +35,12 @@ DEFAULTS = {
     "device": "cpu", "seed": 0, "valid_fraction": 0.1,
 }
 ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
-CONFIG, WEIGHTS, TRAINER = "config.json", "model.npz", "trainer.npz"
+# Fixed for a run's life besides the architecture: the streams are cut for one batch size
+# (the carried state and the position in them mean nothing for another), and the random
+# state continues from the checkpoint, so a new seed could not take effect.
+FIXED_ON_RESUME = (*ARCHITECTURE, "batch_size", "seed")
+# A batch's loss above this many times ln(V), the loss of a uniform guess, stops the run (see _check_loss).
+BLOW_UP = 3.0
 
 
 class UsageError(Exception):
@@ -85,7 +93,8 @@ def build_parser():
     train.add_argument("--valid-fraction", type=_probability,
                        help="last fraction of the text held out for validation (default 0.1)")
     train.add_argument("--out", default="runs/charlm", help="checkpoint directory (default runs/charlm)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint in --out (its latest.npz)")
     train.add_argument("--eval-every", type=_positive(int), default=500,
                        help="validate, print a sample and save every N steps (default 500)")
     train.add_argument("--valid-chars", type=_positive(int), default=50_000,
@@ -93,163 +102,333 @@ def build_parser():
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
     smp = commands.add_parser("sample", help="generate text from a checkpoint directory")
-    smp.add_argument("dir", help="checkpoint directory written by train")
+    smp.add_argument("dir", help="checkpoint directory written by train (its best.npz, else latest.npz), "
+                     "or a checkpoint file")
     smp.add_argument("--length", type=_positive(int), default=500, help="characters to generate")
     smp.add_argument("--temperature", type=_positive(float), default=0.8, help="< 1 is more conservative")
     smp.add_argument("--top-k", type=_positive(int), help="sample only from the k likeliest characters")
-    smp.add_argument("--prime", default="\n", help="text to start from (default a newline)")
+    smp.add_argument("--prime", help="text to start from (default a newline, or a character the text has)")
     smp.add_argument("--seed", type=int, default=0, help="same seed, same text")
     return parser
 
 
-# ------------------------------------------------------------------ checkpoints
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-    os.replace(tmp, path)
-
-
-def save_checkpoint(out, config, vocab, model, optimizer, step, position, state):
-    os.makedirs(out, exist_ok=True)
-    carried = {} if state is None else {f"h{i}": s for i, s in enumerate(
-        state if isinstance(state, tuple) else (state,))}
-    tg.save(model.state_dict(), os.path.join(out, WEIGHTS))
-    tg.save({"optimizer": optimizer.state_dict(), "step": step, "position": position, "state": carried},
-            os.path.join(out, TRAINER))
-    _write_json(os.path.join(out, CONFIG), {**config, "vocabulary": vocab.chars, "step": step})
-
-
-def load_config(directory):
-    """The config and vocabulary of a checkpoint directory, with clear errors if it is not one."""
-    if not os.path.isdir(directory):
-        raise UsageError(f"no checkpoint directory at {directory!r}; train one first with "
-                         f"`python -m rnn train --out {directory}`")
-    path = os.path.join(directory, CONFIG)
-    if not os.path.isfile(path):
-        raise UsageError(f"{directory!r} holds no {CONFIG}; it is not a checkpoint directory written "
-                         "by `python -m rnn train`")
-    try:
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
-        vocab = data.Vocabulary(config["vocabulary"])
-        missing = [k for k in ARCHITECTURE if k not in config]
-    except (ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{path} is damaged or not a checkpoint config ({err})") from None
-    if missing:
-        raise UsageError(f"{path} lacks the settings {', '.join(missing)}; it was not written by "
-                         "this trainer")
-    return config, vocab
-
-
+# ------------------------------------------------------------------- the model
 def build_model(config, vocab, device="cpu"):
     """A fresh CharLM with the architecture ``config`` names."""
     return CharLM(len(vocab), config["hidden"], config["layers"], config["model"],
                   config["embedding"], config["dropout"], device=device)
 
 
-def load_weights(model, directory):
-    """Load a checkpoint directory's weights into ``model``, with a clear error if they do not fit."""
+def load_weights(model, state, path):
+    """Load a checkpoint's weights into ``model``, with a clear error if they do not fit."""
     try:
-        model.load_state_dict(tg.load(os.path.join(directory, WEIGHTS)))
+        model.load_state_dict(state)
     except (KeyError, ValueError, TypeError) as err:
-        raise UsageError(f"the weights in {directory!r} do not fit its config: {err.args[0]}") from None
+        raise UsageError(f"the weights in {path!r} do not fit its config: {err.args[0]}") from None
     return model
 
 
-# ------------------------------------------------------------------------ train
+def _set_lr(optimizer, lr):
+    """The learning rate for the steps to come: on every param group where the optimizer has them."""
+    for group in getattr(optimizer, "param_groups", ()):
+        group["lr"] = lr
+    if hasattr(optimizer, "lr"):
+        optimizer.lr = lr
+
+
+# ------------------------------------------------------- before any work starts
+def _prepare_out(out):
+    """Create --out, take its lock, prove it writable, clear temporaries of killed runs: before any work."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        lock = checkpoint.lock(out)
+    except OSError as err:
+        raise UsageError(f"--out {out!r} cannot be used: {err.strerror}; choose another --out") from None
+    probe = os.path.join(out, f".write-test.{os.getpid()}")
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"checkpoints go here")
+        os.unlink(probe)
+    except OSError as err:
+        lock.close()
+        raise UsageError(f"--out {out!r} is not writable ({err.strerror}); checkpoints are saved there, "
+                         "so fix its permissions or choose another --out") from None
+    tg.io.remove_stale_temporaries(out)
+    return lock
+
+
+def parameter_count(config, vocab_size):
+    """The number of parameters ``build_model(config, vocab)`` will have, without building it."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[config["model"]]
+    V, E, H = vocab_size, config["embedding"], config["hidden"]
+    return V * E + H * V + V + sum(gates * H * ((E if layer == 0 else H) + H + 2)
+                                   for layer in range(config["layers"]))
+
+
+def _check_memory(settings, vocab_size):
+    """Refuse, before allocating anything, a model whose training state cannot fit in this machine's RAM.
+
+    (Linux hands out memory lazily, so a model too big to fit is often not a
+    MemoryError but a process killed mid-way by the OOM killer.)
+    """
+    if settings["device"] != "cpu":
+        return  # CuPy raises a MemoryError (OutOfMemoryError), which main reports
+    n = parameter_count(settings, vocab_size)
+    need = 16 * n  # float32 weights, their gradients and Adam's two moments
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not every platform says
+        return
+    if need > total:
+        raise UsageError(f"out of memory: {n:,} parameters need about {need / 2**30:,.1f} GiB for the "
+                         f"weights, their gradients and Adam's moments, but this machine has "
+                         f"{total / 2**30:,.1f} GiB; choose a smaller --hidden, --layers or --embedding")
+
+
+def _option(key):
+    return "--" + key.replace("_", "-")
+
+
 def _settings(args):
-    """The run's settings: the checkpoint's on --resume (conflicts refused), else args over DEFAULTS."""
+    """(settings, saved checkpoint or None): on --resume the checkpoint's, else args over DEFAULTS."""
     given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
+    if "data" in given and given["data"] != "tinyshakespeare":
+        given["data"] = os.path.abspath(given["data"])
     if not args.resume:
-        if os.path.exists(os.path.join(args.out, CONFIG)):
+        if any(os.path.exists(os.path.join(args.out, name))
+               for name in (checkpoint.LATEST, checkpoint.BEST, *checkpoint.OLD_LAYOUT)):
             raise UsageError(f"{args.out!r} already holds a checkpoint; pass --resume to continue it, "
                              "or choose another --out")
-        settings = {**DEFAULTS, **given}
-        if settings["data"] != "tinyshakespeare":
-            settings["data"] = os.path.abspath(settings["data"])
-        return settings, None
-    config, vocab = load_config(args.out)
-    conflicts = [f"--{k.replace('_', '-')} {given[k]} (checkpoint: {config[k]})"
-                 for k in ARCHITECTURE if k in given and k != "data" and given[k] != config[k]]
+        return {**DEFAULTS, **given}, None
+    path = os.path.join(args.out, checkpoint.LATEST)
+    if not os.path.isfile(path):
+        checkpoint.refuse_old_layout(args.out)
+        path = checkpoint.find(args.out, prefer=checkpoint.LATEST)  # best.npz alone: a kill before latest
+    saved = checkpoint.load(path)
+    config = saved["config"]
+    conflicts = [f"{_option(k)} {given[k]} (checkpoint: {config[k]})"
+                 for k in FIXED_ON_RESUME if k in given and k != "data" and given[k] != config[k]]
     if conflicts:
-        raise UsageError(f"--resume keeps the checkpoint's model and data, but you asked for "
-                         f"{'; '.join(conflicts)}; drop those flags or train into a new --out")
-    return {**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}, **given,
-            "data": config["data"]}, vocab
+        raise UsageError(f"--resume keeps the checkpoint's model, data, batch size and seed, but you asked "
+                         f"for {'; '.join(conflicts)}; drop those flags or train into a new --out")
+    return {**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}, **given}, saved
 
 
+def _text(settings, saved):
+    """(text, its SHA-256): on --resume it must be the very text the checkpoint was trained on."""
+    try:
+        text = data.load_text(settings["data"])
+    except FileNotFoundError:
+        if saved is None or settings["data"] != saved["config"]["data"]:
+            raise
+        raise UsageError(f"the checkpoint's training text {settings['data']!r} is gone; pass "
+                         "--data PATH with the same text") from None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if saved is not None and digest != saved["data_sha256"]:
+        if settings["data"] != saved["config"]["data"]:
+            raise UsageError(f"--data {settings['data']} is not the text the checkpoint was trained on "
+                             f"({saved['config']['data']}; the SHA-256 differs); --resume needs the same "
+                             "text: drop --data, or train into a new --out")
+        raise UsageError(f"the training text {settings['data']!r} has changed since the checkpoint was "
+                         "written (its SHA-256 differs); --resume needs the text it was trained on: "
+                         "restore it, pass --data with a copy of it, or train into a new --out")
+    return text, digest
+
+
+# -------------------------------------------------------- while training runs
+class _Diverged(Exception):
+    """The loss or the gradient norm blew up; nothing after it may be saved."""
+
+    def __init__(self, what, value, limit=None):
+        super().__init__(what, value, limit)
+        self.what, self.value, self.limit = what, value, limit
+
+
+def _check_loss(loss, limit, what="loss"):
+    """Raise _Diverged if a batch's loss is not finite or above ``limit``.
+
+    limit = BLOW_UP * ln(V). ln(V) nats per character is the loss of a model
+    that knows nothing and gives every character the same probability; an
+    initialised model starts about there and training only brings it down. A
+    whole batch scoring three times worse than that blind guess means the
+    model is confidently wrong everywhere: its weights have blown up (too
+    high a learning rate), and it rarely comes back. Healthy runs stay below
+    ln(V) after their first steps, so the rule does not stop them.
+    """
+    if not math.isfinite(loss):
+        raise _Diverged(what, loss)
+    if loss > limit:
+        raise _Diverged(what, loss, limit)
+
+
+class _GuardedOptimizer:
+    """The optimizer behind a check: clip the gradients, and refuse to step if their norm is not finite.
+
+    tbptt calls zero_grad() and step(); a NaN or infinite gradient raises
+    _Diverged before any weight changes.
+    """
+
+    def __init__(self, optimizer, params, clip):
+        self.optimizer, self.params, self.clip = optimizer, list(params), clip
+
+    def zero_grad(self):
+        self.optimizer.zero_grad()
+
+    def step(self):
+        norm = tg.optim.clip_grad_norm(self.params, self.clip)  # the norm before clipping
+        if not math.isfinite(norm):
+            raise _Diverged("gradient norm", norm)
+        self.optimizer.step()
+
+
+class _StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM ask the training loop to save and stop at the next step boundary.
+
+    The handler only records the signal, so an update in progress finishes
+    whole and a checkpoint never holds half-updated weights. A second signal
+    raises KeyboardInterrupt at once: the user wants out now, and the last
+    checkpoint on disk (written atomically) stays as it was.
+    """
+
+    def __init__(self):
+        self.signum = None
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def install(self):
+        """Install the handlers (main thread only); returns a function that puts the old ones back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return lambda: [signal.signal(s, h) for s, h in previous.items()]
+
+
+def _validate(model, model_step, valid, k):
+    """Validation loss with the model in eval mode (no dropout, no random draws); train mode after."""
+    model.eval()
+    try:
+        loss, _ = evaluate(model_step, model.loss, valid[:-1], valid[1:], k)
+    finally:
+        model.train()
+    return loss
+
+
+# ------------------------------------------------------------------------ train
 def train(args):
-    settings, vocab = _settings(args)
-    text = data.load_text(settings["data"])
-    vocab = vocab or data.Vocabulary.from_text(text)
+    lock = _prepare_out(args.out)
+    try:
+        return _train(args)
+    finally:
+        lock.close()
+
+
+def _train(args):
+    settings, saved = _settings(args)
+    text, digest = _text(settings, saved)
+    vocab = saved["vocabulary"] if saved else data.Vocabulary.from_text(text)
     ids = vocab.encode(text)
     train_ids, valid_ids = data.train_valid_split(ids, settings["valid_fraction"])
     stream = data.batchify(train_ids, settings["batch_size"])
     valid = data.batchify(valid_ids[: args.valid_chars], min(settings["batch_size"], 16))
     inputs, targets = stream[:-1], stream[1:]
 
+    _check_memory(settings, len(vocab))
     tg.manual_seed(settings["seed"])
     device = settings["device"]
     model = build_model(settings, vocab, device)
     optimizer = tg.optim.Adam(model.parameters(), lr=settings["lr"])
-    step, position, state = 0, 0, None
-    if args.resume:
-        load_weights(model, args.out)
-        trainer = tg.load(os.path.join(args.out, TRAINER))
-        optimizer.load_state_dict(trainer["optimizer"])
-        optimizer.lr = settings["lr"]
-        step, position = int(trainer["step"]), int(trainer["position"])
-        carried = [tg.tensor(trainer["state"][k], device=device) for k in sorted(trainer.get("state", {}))]
-        state = None if not carried else carried[0] if len(carried) == 1 else tuple(carried)
+    step, position, state, best = 0, 0, None, None
+    if saved:
+        load_weights(model, saved["model"], args.out)
+        try:
+            optimizer.load_state_dict(saved["optimizer"])
+        except (KeyError, ValueError, TypeError) as err:
+            raise UsageError(f"the optimizer state in {args.out!r} does not fit its model: {err}") from None
+        _set_lr(optimizer, settings["lr"])
+        step, position, best = saved["step"], saved["position"], saved["best_valid_loss"]
+        if saved["state"] is not None:
+            carried = [tg.tensor(s, device=device) for s in saved["state"]]
+            state = carried[0] if len(carried) == 1 else tuple(carried)
+        tg.random.set_rng_state(saved["rng"])
         if step >= settings["steps"]:
             raise UsageError(f"the checkpoint is already at step {step}; pass a larger --steps to go on")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} parameters; "
           f"{len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "
           f"batch {settings['batch_size']} x bptt {settings['bptt']}; "
-          + (f"resuming at step {step}" if args.resume else f"{settings['steps']} steps"), flush=True)
+          + (f"resuming at step {step}" if saved else f"{settings['steps']} steps"), flush=True)
 
     def model_step(x, h):
         return model(tg.tensor(x, device=device), h)
 
     def report(valid_loss):
-        prime = "\n"
-        text = sample(model, vocab, 200, temperature=0.8, prime=prime, rng=np.random.default_rng(step))
+        text = sample(model, vocab, 200, temperature=0.8, prime=default_prime(vocab),
+                      rng=np.random.default_rng(step))
         return (f"step {step}: validation loss {valid_loss:.4f} nats/char ({bits(valid_loss):.3f} bits)\n"
                 f"--- sample ---{text}\n--------------")
+
+    last_saved = step if saved else None
+
+    def save(best_too=False):
+        nonlocal last_saved
+        checkpoint.save(args.out, checkpoint.payload(settings, vocab, digest, model, optimizer, step,
+                                                     position, state, best), best=best_too)
+        last_saved = step
 
     from tqdm import tqdm
     bar = tqdm(total=settings["steps"], initial=step, disable=args.no_progress, unit="step",
                dynamic_ncols=True, file=sys.stderr)
+    guarded = _GuardedOptimizer(optimizer, model.parameters(), settings["clip"])
+    limit = BLOW_UP * math.log(len(vocab))
+    stop = _StopSignals()
     ema, n_seen, running, start, history = 0.0, 0, None, time.perf_counter(), []
+    restore_signals = stop.install()
     try:
-        while step < settings["steps"]:
+        while step < settings["steps"] and stop.signum is None:
             if position >= len(inputs):  # a new pass over the training text
                 position, state = 0, None
-            updates = tbptt(model_step, model.loss, inputs[position:], targets[position:], optimizer,
-                            k1=settings["bptt"], state=state, clip=settings["clip"])
-            for update in updates:
+            for update in tbptt(model_step, model.loss, inputs[position:], targets[position:], guarded,
+                                k1=settings["bptt"], state=state):
                 step, position, state = step + 1, position + update.steps, update.state
+                _check_loss(update.loss, limit)
                 ema, n_seen = 0.98 * ema + 0.02 * update.loss, n_seen + 1
                 running = ema / (1 - 0.98 ** n_seen)  # bias-corrected moving average
                 bar.update(1)
                 bar.set_postfix(loss=f"{running:.3f}")
                 if step % args.eval_every == 0 or step == settings["steps"]:
-                    valid_loss, _ = evaluate(model_step, model.loss, valid[:-1], valid[1:], settings["bptt"])
+                    valid_loss = _validate(model, model_step, valid, settings["bptt"])
+                    _check_loss(valid_loss, math.inf, "validation loss")  # overfitting may raise it honestly
                     history.append((step, running, valid_loss))
                     bar.write(report(valid_loss))
-                    save_checkpoint(args.out, settings, vocab, model, optimizer, step, position, state)
-                if step >= settings["steps"]:
+                    improved = best is None or valid_loss < best
+                    best = valid_loss if improved else best
+                    save(best_too=improved)
+                if step >= settings["steps"] or stop.signum is not None:
                     break
+        if stop.signum is not None:
+            if last_saved != step:
+                save()
+            bar.close()
+            name = "Ctrl-C" if stop.signum == signal.SIGINT else signal.Signals(stop.signum).name
+            print(f"\n{name}: stopped at step {step}; checkpoint saved in {args.out} "
+                  f"(continue with: python -m rnn train --out {args.out} --resume)", file=sys.stderr)
+            return 128 + stop.signum
+    except _Diverged as err:
+        bar.close()
+        raise UsageError(_diverged_message(err, step, last_saved, settings, args.out, vocab)) from None
     except KeyboardInterrupt:
         bar.close()
-        save_checkpoint(args.out, settings, vocab, model, optimizer, step, position, detach_state(state))
-        print(f"\ninterrupted at step {step}; checkpoint saved in {args.out} "
-              f"(continue with: python -m rnn train --out {args.out} --resume)", file=sys.stderr)
+        kept = (f"the checkpoint of step {last_saved} in {args.out} is intact (continue with: "
+                f"python -m rnn train --out {args.out} --resume)" if last_saved is not None
+                else "no checkpoint had been written yet")
+        print(f"\ninterrupted again: stopped at once without saving; {kept}", file=sys.stderr)
         return 130
+    finally:
+        restore_signals()
     bar.close()
-    save_checkpoint(args.out, settings, vocab, model, optimizer, step, position, state)
     minutes = (time.perf_counter() - start) / 60
     print(f"done: {step} steps in {minutes:.1f} min; checkpoint in {args.out}")
     if history:
@@ -260,9 +439,27 @@ def train(args):
     return 0
 
 
+def _diverged_message(err, step, last_saved, settings, out, vocab):
+    at = step + 1 if err.what == "gradient norm" else step  # a gradient is refused before its step counts
+    why = (f" (above {err.limit:.3g} = {BLOW_UP:g} x ln({len(vocab)}), three times the loss of a uniform "
+           "guess)" if err.limit is not None else "")
+    lr, clip = settings["lr"], settings["clip"]
+    if last_saved is None:
+        then = (f"no checkpoint had been written; start again with a lower --lr (now {lr:g}), "
+                f"e.g. --lr {lr / 10:g}, or a smaller --clip (now {clip:g})")
+    else:
+        then = (f"the last good checkpoint (step {last_saved}) in {out} is untouched; continue from it "
+                f"with a lower learning rate: python -m rnn train --out {out} --resume --lr {lr / 10:g} "
+                f"(now {lr:g}), or a smaller --clip (now {clip:g})")
+    return (f"training diverged at step {at}: the {err.what} is {err.value:.4g}{why}; nothing was saved; "
+            + then)
+
+
 def sample_command(args):
-    config, vocab = load_config(args.dir)
-    model = load_weights(build_model(config, vocab), args.dir)
+    path = checkpoint.find(args.dir)
+    saved = checkpoint.load(path)
+    vocab = saved["vocabulary"]
+    model = load_weights(build_model(saved["config"], vocab), saved["model"], path)
     text = sample(model, vocab, args.length, temperature=args.temperature, top_k=args.top_k,
                   prime=args.prime, rng=np.random.default_rng(args.seed))
     print(text)
@@ -273,12 +470,22 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         return train(args) if args.command == "train" else sample_command(args)
-    except UsageError as err:
+    except (UsageError, checkpoint.CheckpointUnusable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, KeyError, OSError, tg.CheckpointError, tg.DeviceError) as err:
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was saved", file=sys.stderr)
+        return 130
+    except MemoryError as err:
+        size = f": {err}" if str(err) else ""
+        print(f"error: out of memory{size}; try a smaller --hidden, --layers, --embedding or "
+              "--batch-size", file=sys.stderr)
+        return 1
+    except OSError as err:  # disk full, permissions: name the file, never a bare errno
+        message = err.strerror or str(err) or type(err).__name__
+        print(f"error: {message}" + (f": {err.filename}" if err.filename else ""), file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, KeyError, tg.CheckpointError, tg.DeviceError) as err:
         message = err.args[0] if err.args else type(err).__name__
-        if isinstance(err, OSError) and err.filename:
-            message = f"{err.strerror}: {err.filename}"
         print(f"error: {message}", file=sys.stderr)
         return 1

@@ -41,8 +41,21 @@ class CharLM(nn.Module):
         return tg.functional.cross_entropy(logits.reshape(-1, self.vocab_size), flat_targets)
 
 
-def sample(model, vocab, length, temperature=1.0, top_k=None, prime="\n", rng=None):
+def default_prime(vocab):
+    """Where sampling starts when no prime is given: a newline if the text has one, else a space, else
+    its first character. (A text without newlines, one long line, is common: minified code, many
+    corpora as shipped.)"""
+    for c in ("\n", " "):
+        if c in vocab.chars:
+            return c
+    return vocab.chars[0]
+
+
+def sample(model, vocab, length, temperature=1.0, top_k=None, prime=None, rng=None):
     """Generate ``length`` characters after ``prime``; returns prime + the new text.
+
+    prime: the text to continue; None means ``default_prime(vocab)``, a
+    character the vocabulary has.
 
     Each next character is drawn from softmax(logits / temperature), keeping
     only the top_k most likely characters when top_k is given. The same rng
@@ -59,10 +72,17 @@ def sample(model, vocab, length, temperature=1.0, top_k=None, prime="\n", rng=No
         raise ValueError(f"sample: temperature must be positive, got {temperature}")
     if top_k is not None and not 1 <= top_k:
         raise ValueError(f"sample: top_k must be a positive int, got {top_k}")
+    prime = default_prime(vocab) if prime is None else prime
     if not prime:
         raise ValueError("sample: the priming text must hold at least one character")
     rng = rng if rng is not None else np.random.default_rng()
-    ids = vocab.encode(prime)  # a clear error names characters the vocabulary lacks
+    unknown = sorted(set(prime) - set(vocab.chars))
+    if unknown:
+        raise ValueError(f"sample: the prime has {len(unknown)} character(s) the model never saw in "
+                         f"training: {', '.join(repr(c) for c in unknown[:20])}; prime with text made of "
+                         f"its {len(vocab)} characters ({vocab.chars[:60]!r}"
+                         f"{'...' if len(vocab) > 60 else ''})")
+    ids = vocab.encode(prime)
     if "\n" in vocab.chars:
         ids = np.concatenate([vocab.encode("\n\n"), ids])
     was_training = model.training

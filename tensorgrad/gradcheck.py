@@ -18,7 +18,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     The output is reduced to a scalar with fixed random weights w, so
     L = sum(w * fn(*inputs)), and for every element x_i of every checked input
     dL/dx_i from backward() must match (L(x_i + eps) - L(x_i - eps)) / (2 eps)
-    within atol + rtol * |numerical|. The error names the worst element.
+    within atol + rtol * |numerical|. The error names the worst element; a NaN or
+    infinity in either gradient fails, naming the first such element.
     """
     inputs = list(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -70,6 +71,13 @@ def _compare(inputs, checked, loss, eps, atol, rtol):
             minus = loss()
             x.data[k] = original
             numerical[k] = (plus - minus) / (2 * eps)
+        for kind, grad in (("backward gives", analytical), ("finite differences give", numerical)):
+            if not numpy.isfinite(grad).all():  # NaN compares false with everything: catch it here
+                k = tuple(int(j) for j in numpy.argwhere(~numpy.isfinite(grad))[0])
+                raise GradcheckError(
+                    f"gradcheck failed: input {i}, element {k}: {kind} {grad[k]}, not a finite "
+                    "number" + (" (fn itself is not finite near this input)" if kind != "backward gives"
+                                else "; look for a division by zero or log/sqrt of 0 in the backward"))
         excess = numpy.abs(analytical - numerical) - (atol + rtol * numpy.abs(numerical))
         if excess.size and (worst is None or excess.max() > worst[0]):
             k = numpy.unravel_index(int(excess.argmax()), x.shape)

@@ -1,6 +1,7 @@
 """python -m rnn: training writes resumable checkpoints, sampling is reproducible, bad input is one line."""
 
-import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -26,14 +27,25 @@ def train(corpus, out, *extra):
     return cli.main(["train", "--data", corpus, "--out", str(out), *TINY, *extra])
 
 
-def test_train_writes_a_checkpoint_directory(corpus, tmp_path, capsys):
+def weights(out, name="latest.npz"):
+    return tg.load(out / name)["model"]
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)  # bit for bit
+
+
+def test_train_writes_one_checkpoint_file_holding_everything_to_resume(corpus, tmp_path, capsys):
     assert train(corpus, tmp_path / "run", "--steps", "4") == 0
     out = capsys.readouterr().out
     assert "validation loss" in out and "bits" in out and "--- sample ---" in out
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["step"] == 4 and config["model"] == "lstm" and config["hidden"] == 12
-    assert set(config["vocabulary"]) == set(TEXT)
-    assert (tmp_path / "run" / "model.npz").exists() and (tmp_path / "run" / "trainer.npz").exists()
+    saved = tg.load(tmp_path / "run" / "latest.npz")
+    assert saved["step"] == 4 and saved["config"]["model"] == "lstm" and saved["config"]["hidden"] == 12
+    assert set(saved["vocabulary"]) == set(TEXT)
+    assert {"model", "optimizer", "position", "state", "rng", "data_sha256", "lr_scheduler"} <= set(saved)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".lock", "best.npz", "latest.npz"]
 
 
 @pytest.mark.parametrize("model", ["gru", "rnn"])
@@ -46,21 +58,29 @@ def test_resume_continues_exactly_where_it_stopped(corpus, tmp_path):
     assert train(corpus, tmp_path / "split", "--steps", "4") == 0
     assert cli.main(["train", "--out", str(tmp_path / "split"), "--resume", "--steps", "6",
                      "--no-progress", "--eval-every", "2", "--valid-chars", "500"]) == 0
-    a, b = tg.load(tmp_path / "straight" / "model.npz"), tg.load(tmp_path / "split" / "model.npz")
-    for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-6, atol=1e-7)
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
+
+
+def _signal_at_validation(monkeypatch, n, signum=signal.SIGINT, times=1):
+    """Make the ``n``-th validation of a run send ``signum`` to this process ``times`` times."""
+    real = cli.evaluate
+    calls = []
+
+    def evaluate(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            for _ in range(times):
+                os.kill(os.getpid(), signum)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "evaluate", evaluate)
 
 
 def test_interrupt_saves_a_resumable_checkpoint(corpus, tmp_path, monkeypatch, capsys):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli, "evaluate", interrupted)
+    _signal_at_validation(monkeypatch, 1)  # at step 2
     assert train(corpus, tmp_path / "run", "--steps", "10") == 130
     assert "--resume" in capsys.readouterr().err
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["step"] == 2
-
-
+    assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 2
 def test_sampling_with_the_same_seed_prints_the_same_text(corpus, tmp_path, capsys):
     train(corpus, tmp_path / "run", "--steps", "2")
     capsys.readouterr()
@@ -86,7 +106,7 @@ def test_sample_from_a_missing_directory(tmp_path, capsys):
 
 def test_sample_from_a_corrupt_checkpoint(corpus, tmp_path, capsys):
     train(corpus, tmp_path / "run", "--steps", "2")
-    (tmp_path / "run" / "model.npz").write_bytes(b"garbage")
+    (tmp_path / "run" / "best.npz").write_bytes(b"garbage")
     capsys.readouterr()
     assert cli.main(["sample", str(tmp_path / "run")]) != 0
     assert "not a readable .npz checkpoint" in _one_line_error(capsys)
@@ -96,7 +116,8 @@ def test_sample_with_characters_outside_the_vocabulary(corpus, tmp_path, capsys)
     train(corpus, tmp_path / "run", "--steps", "2")
     capsys.readouterr()
     assert cli.main(["sample", str(tmp_path / "run"), "--prime", "Zebra~"]) != 0
-    assert "not in the vocabulary" in _one_line_error(capsys)
+    err = _one_line_error(capsys)
+    assert "never saw in training: 'Z', 'b', '~'" in err and "prime with text made of" in err
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -62,3 +62,36 @@ def test_gradcheck_gives_back_the_inputs_gradients():
 def test_gradcheck_perturbs_non_contiguous_inputs():
     x = tg.tensor(np.arange(1.0, 7.0).reshape(2, 3).T, requires_grad=True)  # a transposed view
     assert tg.gradcheck(lambda x: (x * x).sum(axis=1), [x])
+
+
+class _NanBackward(tg.Function):
+    """f = 2x with a backward that returns NaN at the first element."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        out = 2 * g
+        out.reshape(-1)[0] = np.nan
+        return (out,)
+
+
+def test_gradcheck_fails_when_backward_returns_nan():
+    with pytest.raises(tg.GradcheckError, match=r"element \(0,\): backward gives nan, not a finite"):
+        tg.gradcheck(_NanBackward.apply, [f64([1.0, 2.0])])
+
+
+class _InfiniteForward(tg.Function):
+    """f = 2x where x > 0.5, else inf; its backward says 2 everywhere (finite)."""
+
+    def forward(self, x):
+        return np.where(x > 0.5, 2 * x, np.inf)
+
+    def backward(self, g):
+        return (2 * g,)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value")
+def test_gradcheck_fails_when_finite_differences_are_not_finite():
+    with pytest.raises(tg.GradcheckError, match=r"element \(0,\): finite differences give nan"):
+        tg.gradcheck(_InfiniteForward.apply, [f64([0.0, 1.0])])
