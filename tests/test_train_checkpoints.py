@@ -314,7 +314,7 @@ def test_parameter_count_matches_the_built_model(model):
     config = {**cli.DEFAULTS, "model": model, "hidden": 7, "layers": 3, "embedding": 5}
     vocab = cli.data.Vocabulary("abcdefghijk")
     assert cli.parameter_count(config, len(vocab)) == sum(
-        p.size for p in cli.build_model(config, vocab).parameters())
+        p.numel() for p in cli.build_model(config, vocab).parameters())
 
 
 def test_a_memory_error_is_one_line_naming_the_allocation(corpus, tmp_path, monkeypatch, capsys):
