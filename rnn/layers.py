@@ -3,7 +3,7 @@
 They follow torch.nn.RNN / LSTM / GRU: the same constructor arguments, call
 signature, output shapes, h_n layout, parameter names and init, so weights and
 results carry over both ways. Every layer-direction is one fused op from
-``rnn.cells`` (a whole sequence, hand-written backward); the layer only wires
+``rnn.kernels`` (a whole sequence, hand-written backward); the layer only wires
 them: layer l reads layer l-1's output (both directions side by side), with
 dropout between layers in training mode.
 
@@ -20,9 +20,6 @@ from tensorgrad.backend import to_numpy
 from tensorgrad.nn import Module
 
 from .cells import (
-    GRUSequence,
-    LSTMSequence,
-    RNNSequence,
     check_input,
     check_nonlinearity,
     check_size,
@@ -30,6 +27,7 @@ from .cells import (
     init_weights,
     weights_of,
 )
+from .kernels import GRUSequence, LSTMSequence, RNNSequence
 
 
 def check_lengths(owner, lengths, T, B):
