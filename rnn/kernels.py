@@ -17,6 +17,7 @@ GRU r,z,n).
 import ctypes
 import os
 import sys
+from typing import NamedTuple
 
 import numpy
 
@@ -197,6 +198,26 @@ def _bias_sum(biases):
     return biases[0] + biases[1] if biases else None
 
 
+class Layout(NamedTuple):
+    """A cell's weights as its forward multiplies by them (see each op's ``layout``).
+
+    w_ih (G, I) and w_hh_t (H, G) contiguous, gate blocks in the op's internal order;
+    input_bias (G,) enters with the input projection, step_bias (G,) at each step,
+    b_hn (H,) the GRU's recurrent candidate bias (reset after); each may be None.
+    """
+
+    w_ih: object
+    w_hh_t: object
+    input_bias: object = None
+    step_bias: object = None
+    b_hn: object = None
+
+
+def project(layout, x):
+    """The input side of every step at once: (T, B, I) -> (T, B, G), x W_ih^T + input_bias."""
+    return _project(x, layout.w_ih, layout.input_bias)
+
+
 class RNNSequence(_SequenceFunction):
     """Elman RNN over a sequence:  h_t = act(a_t),  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh.
 
@@ -205,22 +226,35 @@ class RNNSequence(_SequenceFunction):
         dh_{t-1} = da_t W_hh;  dW_hh = sum_t da_t^T h_{t-1};  db_ih = db_hh = sum_t da_t
     """
 
+    @staticmethod
+    def layout(weights, nonlinearity="tanh"):
+        """The weights as the forward multiplies by them: W_ih, W_hh^T (contiguous), b_ih + b_hh."""
+        w_ih, w_hh, *biases = weights
+        return Layout(w_ih, _recurrent_weight(w_hh), _bias_sum(biases))
+
+    @staticmethod
+    def step(layout, a, states, outs, nonlinearity="tanh"):
+        """One step in place: a (B, H) = W_ih x_t + b (overwritten), states [h_{t-1}] -> outs [h_t]."""
+        xp = get_array_module(a)
+        a += states[0] @ layout.w_hh_t
+        if nonlinearity == "tanh":
+            xp.tanh(a, out=outs[0])
+        else:
+            xp.maximum(a, 0, out=outs[0])
+
+    n_step_outputs = 1  # step writes h_t
+
     def steps_forward(self, x, states, weights, nonlinearity="tanh"):
         xp = get_array_module(x)
         w_ih, w_hh, *biases = weights
         T, B, _ = x.shape
         H = w_hh.shape[1]
-        pre = _project(x, w_ih, _bias_sum(biases))  # a_t without the recurrent term, all steps
+        layout = self.layout(weights)
+        pre = project(layout, x)  # a_t without the recurrent term, all steps
         hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}: every state, for backward
         hs[0] = states[0]
-        w_hh_t = _recurrent_weight(w_hh)
         for t in range(T):
-            a = pre[t]
-            a += hs[t] @ w_hh_t
-            if nonlinearity == "tanh":
-                xp.tanh(a, out=hs[t + 1])
-            else:
-                xp.maximum(a, 0, out=hs[t + 1])
+            self.step(layout, pre[t], hs[t:t + 1], hs[t + 1:t + 2], nonlinearity)
             if self.finished is not None:  # past the end: carry the state
                 xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
         self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
@@ -295,6 +329,43 @@ class LSTMSequence(_SequenceFunction):
     """
 
     n_states = 2
+    n_step_outputs = 3  # step writes h_t, c_t, tanh(c_t)
+
+    @staticmethod
+    def layout(weights):
+        """The weights as the forward multiplies by them: rows in the order [o, i, f, g], o/i/f halved.
+
+        The bias is added step by step (``step_bias``), while the step's gates are in cache.
+        """
+        w_ih, w_hh, *biases = weights
+        xp = get_array_module(w_ih)
+        H = w_hh.shape[1]
+        order = _lstm_internal_order(xp, H)
+        half = xp.ones((4 * H, 1), dtype=w_ih.dtype)
+        half[:3 * H] = 0.5  # o, i, f rows
+        bias = _bias_sum(biases)
+        return Layout(w_ih[order] * half, _recurrent_weight(w_hh[order] * half),
+                      step_bias=None if bias is None else bias[order] * half[:, 0])
+
+    @staticmethod
+    def step(layout, a, states, outs):
+        """One step in place: a (B, 4H) = the input projection, overwritten by the activations
+        [o, i, f, g]; states [h_{t-1}, c_{t-1}] -> outs [h_t, c_t, tanh(c_t)], each (B, H)."""
+        xp = get_array_module(a)
+        H = a.shape[1] // 4
+        a += states[0] @ layout.w_hh_t  # [a_o/2, a_i/2, a_f/2, a_g]
+        if layout.step_bias is not None:
+            a += layout.step_bias
+        xp.tanh(a, out=a)
+        sig = a[:, :3 * H]
+        sig *= 0.5
+        sig += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
+        o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        h, c, tanh_c = outs
+        xp.multiply(f, states[1], out=c)
+        c += i * g  # c_t = f c_{t-1} + i g
+        xp.tanh(c, out=tanh_c)
+        xp.multiply(o, tanh_c, out=h)  # h_t = o tanh(c_t)
 
     def steps_forward(self, x, states, weights):
         xp = get_array_module(x)
@@ -302,35 +373,17 @@ class LSTMSequence(_SequenceFunction):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         order = _lstm_internal_order(xp, H)
-        half = xp.ones((4 * H, 1), dtype=x.dtype)
-        half[:3 * H] = 0.5  # o, i, f rows
-        bias = _bias_sum(biases)
-        if bias is not None:
-            bias = bias[order] * half[:, 0]
-        gates = _project(x, w_ih[order] * half, None)  # the bias is added step by step, in cache
-        w_hh_t = _recurrent_weight(w_hh[order] * half)
+        layout = self.layout(weights)
+        gates = project(layout, x)  # becomes the gate activations, step by step, in place
         hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
         cs = xp.empty((T + 1, B, H), dtype=x.dtype)  # cs[t] = c_{t-1}
         tanh_cs = xp.empty((T, B, H), dtype=x.dtype)
         hs[0], cs[0] = states
         for t in range(T):
-            a = gates[t]  # becomes the gate activations, in place
-            a += hs[t] @ w_hh_t  # [a_o/2, a_i/2, a_f/2, a_g]
-            if bias is not None:
-                a += bias
-            xp.tanh(a, out=a)
-            sig = a[:, :3 * H]
-            sig *= 0.5
-            sig += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
-            o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c = cs[t + 1]
-            xp.multiply(f, cs[t], out=c)
-            c += i * g  # c_t = f c_{t-1} + i g
-            xp.tanh(c, out=tanh_cs[t])
-            xp.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o tanh(c_t)
+            self.step(layout, gates[t], (hs[t], cs[t]), (hs[t + 1], cs[t + 1], tanh_cs[t]))
             if self.finished is not None:  # past the end: carry the state
                 xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
-                xp.copyto(c, cs[t], where=self.finished[t])
+                xp.copyto(cs[t + 1], cs[t], where=self.finished[t])
         self.x, self.gates, self.hs, self.cs, self.tanh_cs = x, gates, hs, cs, tanh_cs
         self.w_ih, self.w_hh, self.gate_order = w_ih[order], w_hh[order], order
         self.has_bias = bool(biases)
@@ -415,12 +468,14 @@ class GRUSequence(_SequenceFunction):
     computes them a block of steps at a time, just before the loop reaches the block.
     """
 
-    def steps_forward(self, x, states, weights, reset_after=True):
-        xp = get_array_module(x)
+    @staticmethod
+    def layout(weights, reset_after=True):
+        """The weights as the forward multiplies by them: r, z rows halved; the input-side bias
+        b_ih + b_hh (but b_in alone when reset after) and, reset after, b_hn for the recurrent side."""
         w_ih, w_hh, *biases = weights
-        T, B, _ = x.shape
+        xp = get_array_module(w_ih)
         H = w_hh.shape[1]
-        half = xp.ones((3 * H, 1), dtype=x.dtype)
+        half = xp.ones((3 * H, 1), dtype=w_ih.dtype)
         half[:2 * H] = 0.5  # r, z rows
         bias, b_hn = None, None
         if biases:
@@ -430,39 +485,56 @@ class GRUSequence(_SequenceFunction):
                 bias[2 * H:] = b_ih[2 * H:]
                 b_hn = b_hh[2 * H:]
             bias = bias * half[:, 0]
-        gates = _project(x, w_ih * half, bias)  # becomes [r, z, n], step by step, in place
-        w_hh_t = _recurrent_weight(w_hh * half)  # halved r, z rows; W_hn as is
+        return Layout(w_ih * half, _recurrent_weight(w_hh * half), bias, b_hn=b_hn)
+
+    @staticmethod
+    def step(layout, a, states, outs, reset_after=True):
+        """One step in place: a (B, 3H) = the input projection, overwritten by [r, z, n];
+        states [h_{t-1}] -> outs [h_t, hn], hn = W_hn h + b_hn (reset after) or r h (before)."""
+        xp = get_array_module(a)
+        H = a.shape[1] // 3
+        (h,), (h_next, hn) = states, outs
+        w_hh_t = layout.w_hh_t
+        rz, n = a[:, :2 * H], a[:, 2 * H:]
+        if reset_after:
+            hw = h @ w_hh_t
+            rz += hw[:, :2 * H]
+            if layout.b_hn is not None:
+                xp.add(hw[:, 2 * H:], layout.b_hn, out=hn)
+            else:
+                hn[...] = hw[:, 2 * H:]
+        else:
+            rz += h @ w_hh_t[:, :2 * H]  # [a_r/2, a_z/2]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
+        r, z = rz[:, :H], rz[:, H:]
+        if reset_after:
+            n += r * hn  # W_in x + b_in + r (W_hn h + b_hn)
+        else:
+            xp.multiply(r, h, out=hn)
+            n += hn @ w_hh_t[:, 2 * H:]  # W_in x + b_in + b_hn + W_hn (r h)
+        xp.tanh(n, out=n)
+        xp.subtract(h, n, out=h_next)
+        h_next *= z
+        h_next += n  # h_t = n + z (h_{t-1} - n)
+
+    n_step_outputs = 2  # step writes h_t, hn
+
+    def steps_forward(self, x, states, weights, reset_after=True):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        layout = self.layout(weights, reset_after)
+        gates = project(layout, x)  # becomes [r, z, n], step by step, in place
         hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
         hs[0] = states[0]
         hns = xp.empty((T, B, H), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
         for t in range(T):
-            a, h = gates[t], hs[t]
-            rz, n = a[:, :2 * H], a[:, 2 * H:]
-            if reset_after:
-                hw = h @ w_hh_t
-                rz += hw[:, :2 * H]
-                if b_hn is not None:
-                    xp.add(hw[:, 2 * H:], b_hn, out=hns[t])
-                else:
-                    hns[t] = hw[:, 2 * H:]
-            else:
-                rz += h @ w_hh_t[:, :2 * H]  # [a_r/2, a_z/2]
-            xp.tanh(rz, out=rz)
-            rz *= 0.5
-            rz += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
-            r, z = rz[:, :H], rz[:, H:]
-            if reset_after:
-                n += r * hns[t]  # W_in x + b_in + r (W_hn h + b_hn)
-            else:
-                xp.multiply(r, h, out=hns[t])
-                n += hns[t] @ w_hh_t[:, 2 * H:]  # W_in x + b_in + b_hn + W_hn (r h)
-            xp.tanh(n, out=n)
-            h_next = hs[t + 1]
-            xp.subtract(h, n, out=h_next)
-            h_next *= z
-            h_next += n  # h_t = n + z (h_{t-1} - n)
+            self.step(layout, gates[t], (hs[t],), (hs[t + 1], hns[t]), reset_after)
             if self.finished is not None:
-                xp.copyto(h_next, h, where=self.finished[t])
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
         self.x, self.gates, self.hs, self.hns = x, gates, hs, hns
         self.w_ih, self.w_hh, self.has_bias, self.reset_after = w_ih, w_hh, bool(biases), reset_after
         return hs[1:], (hs[T],)
@@ -550,3 +622,35 @@ class GRUSequence(_SequenceFunction):
         if self.reset_after:
             d_rec[:, :, 2 * H:] = r
         return self._stop_finished(lo, hi, z, z_factor, n_factor)  # dh of a finished one passes back
+
+
+# ======================================================= step-by-step inference
+
+
+class Recurrence:
+    """One layer-direction run forward one step at a time, on arrays, without a graph (sampling).
+
+    rec = Recurrence(LSTMSequence, [w_ih, w_hh, b_ih, b_hh])   arrays (or [w_ih, w_hh] without biases)
+    a = rec.project(x)             x (N, I) -> (N, G): the input side of N steps or characters at once
+    states = rec.step(a, states)   a (B, G) (overwritten), states [(B, H) arrays] -> new states
+
+    The weights are laid out (reordered, halved, transposed) once, when it is made,
+    from their values at that moment: it is a snapshot, so make a new one after the
+    weights change (``rnn.lm.sample`` makes one per call). The step is the one the
+    fused op's forward runs, so the numbers are the same.
+    """
+
+    def __init__(self, op, weights, **options):
+        self.op, self.options = op, options
+        self.layout = op.layout(weights, **options)
+
+    def project(self, x):
+        """x (N, I) -> (N, G): x W_ih^T + the input-side bias, in the op's internal gate order."""
+        return project(self.layout, x[None])[0]
+
+    def step(self, a, states):
+        """a (B, G) from ``project`` (overwritten), states [(B, H)] -> next states [(B, H)], new arrays."""
+        xp = get_array_module(a)
+        outs = [xp.empty_like(states[0]) for _ in range(self.op.n_step_outputs)]
+        self.op.step(self.layout, a, states, outs, **self.options)
+        return outs[:self.op.n_states]

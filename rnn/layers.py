@@ -27,7 +27,7 @@ from .cells import (
     init_weights,
     weights_of,
 )
-from .kernels import GRUSequence, LSTMSequence, RNNSequence
+from .kernels import GRUSequence, LSTMSequence, Recurrence, RNNSequence
 
 
 def check_lengths(owner, lengths, T, B):
@@ -122,6 +122,18 @@ class _Recurrent(Module):
             if layer < self.num_layers - 1:  # between layers, training mode only
                 layer_input = tg.functional.dropout(layer_input, self.dropout, self.training)
         return layer_input, [tg.stack(store, axis=0) for store in finals]
+
+    def recurrences(self):
+        """Per layer, a ``rnn.kernels.Recurrence``: this stack's weights laid out once, for stepping
+        one character at a time without a graph (``rnn.lm.sample``). A snapshot of the weights:
+        make new ones after they change. Unidirectional stacks only (a reverse direction needs
+        the whole sequence)."""
+        if self.bidirectional:
+            raise ValueError(f"{type(self).__name__}.recurrences: a bidirectional layer cannot run step by "
+                             "step (its reverse direction reads the sequence from the end); call it on the "
+                             "whole sequence instead")
+        return [Recurrence(self.sequence_op, [w.data for w in weights_of(self, suffix)], **self.op_options())
+                for layer in range(self.num_layers) for suffix in self._suffixes(layer)]
 
     def forward(self, x, hx=None, lengths=None):
         name = type(self).__name__
