@@ -52,14 +52,25 @@ def test_sample_uses_the_weights_as_updated_in_place_since_the_last_call():
     assert after != before
 
 
-def test_recurrence_steps_equal_the_layer_run_over_the_sequence():
+LAYERS = {
+    "lstm": lambda: rnn.LSTM(3, 5, num_layers=2, dtype=np.float64),
+    "gru": lambda: rnn.GRU(3, 5, num_layers=2, dtype=np.float64),
+    "gru_reset_before": lambda: rnn.GRU(3, 5, num_layers=2, reset_after=False, dtype=np.float64),
+    "rnn_relu": lambda: rnn.RNN(3, 5, num_layers=2, nonlinearity="relu", dtype=np.float64),
+    "lstm_no_bias": lambda: rnn.LSTM(3, 5, num_layers=2, bias=False, dtype=np.float64),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_recurrence_steps_equal_the_layer_run_over_the_sequence(name):
     tg.manual_seed(0)
-    layer = rnn.LSTM(3, 5, num_layers=2, dtype=np.float64)
+    layer = LAYERS[name]()
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     with tg.no_grad():
         expected, _ = layer(tg.tensor(x))
     recurrences = layer.recurrences()
-    states = [[np.zeros((2, 5)), np.zeros((2, 5))] for _ in recurrences]
+    n_states = 2 if name.startswith("lstm") else 1
+    states = [[np.zeros((2, 5))] * n_states for _ in recurrences]
     for t in range(4):
         h = x[t]
         for k, rec in enumerate(recurrences):
