@@ -32,7 +32,10 @@ from tensorgrad import Function, get_array_module
 # every step faulted its buffers in again: ~2,600 minor page faults and 6-8 ms
 # of system time per step of a medium LSTM (1.2-1.4x its time). Raising both
 # thresholds once keeps freed blocks in the heap, where the next step reuses
-# them: no page faults after the first step.
+# them: no page faults after the first step. glibc caps the mmap threshold at
+# 32 MiB, so a buffer above that (the gates of T=100, B=128, H=512: 105 MB) is
+# still mapped afresh each call: ~1,000 faults per step at that size, a small
+# share of its time (see benchmarks/rnn_training_step.py, column "faults").
 
 MMAP_THRESHOLD = 32 << 20  # the most glibc accepts on 64-bit: blocks up to 32 MiB come from the heap
 TRIM_THRESHOLD = 256 << 20  # keep up to 256 MiB of freed memory for reuse before returning it
