@@ -57,8 +57,9 @@ def keep_freed_memory():
     except (OSError, AttributeError):
         return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from <malloc.h>
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) & bool(libc.mallopt(M_TRIM_THRESHOLD,
-                                                                                    TRIM_THRESHOLD))
+    mmap_set = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1  # mallopt returns 1 on success
+    trim_set = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    return mmap_set and trim_set
 
 
 ALLOCATOR_TUNED = keep_freed_memory()
@@ -173,8 +174,8 @@ def _recurrent_weight(w_hh):
     """W_hh (G, H) -> W_hh^T as a C-contiguous (H, G) array, for the per-step h_{t-1} W_hh^T.
 
     With a contiguous right operand the GEMM runs without a transposed operand,
-    which OpenBLAS does about 1.7x faster for the small-batch shapes of one step
-    (measured ~85 vs ~50 GF/s at B=32, H=256, float32).
+    which OpenBLAS does about 1.3x faster for the small-batch shapes of one step
+    (measured 259 vs 341 us at B=32, H=256, 4H gates, float32, one thread).
     """
     return get_array_module(w_hh).ascontiguousarray(w_hh.T)
 
