@@ -1,54 +1,56 @@
-"""Time one LSTM / GRU training step (forward + backward over T steps, float32) three ways.
+"""Time one RNN / LSTM / GRU training step (forward + backward over T steps, float32) against torch.
 
-    python benchmarks/rnn_training_step.py [--threads 1] [--repeats 9]
+    python benchmarks/rnn_training_step.py [--threads 1] [--rounds 9] [--kinds LSTM GRU RNN]
+                                           [--sizes S M L XL] [--shapes 1x1 2x1 1x2]
 
-* ours:  rnn.LSTM / rnn.GRU (one fused tensorgrad op per layer-direction);
+* ours:  rnn.RNN / rnn.LSTM / rnn.GRU (one fused op of rnn.kernels per layer-direction);
 * numpy: a hand-written NumPy forward/backward BPTT, no graph, written the way a
   course writes it (CS231n's lstm_step_forward / lstm_step_backward, d2l's GRU):
-  per step x_t W_x + h W_h, and per step the weight gradients accumulated
-  (dW_x += x_t^T da_t, dW_h += h_{t-1}^T da_t). The floor a NumPy engine
-  competes with;
-* torch: torch.nn.LSTM / GRU on the CPU, when torch is importable.
+  the floor a NumPy engine competes with (LSTM and GRU, one layer, one direction);
+* torch: torch.nn.RNN / LSTM / GRU on the CPU, when torch is importable (the
+  column is skipped without it).
 
 Every implementation gets the same weights, input and upstream gradient dL/d out
-and computes every weight gradient and dL/dx. The three are interleaved in one
-loop (warm-up first), repeated, and the median is printed, with ratios.
+and computes every weight gradient and dL/dx. The contenders are interleaved
+round-robin (one warm-up round first); a ratio is the median over rounds of the
+per-round ratio ours/theirs, so a burst of load on a shared machine hits both
+sides of a ratio alike. ``faults`` is the median number of minor page faults
+(``ru_minflt``) that one of our steps takes after the warm-up: it should be 0.
+
+Shapes: "1x1" one layer, one direction; "2x1" two layers; "1x2" bidirectional.
+Sizes (T, B, I, H): S 20,8,16,32  M 50,32,64,128  L 100,64,128,256  XL 100,128,256,512.
 
 Threads: --threads N (default 1) sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and
-MKL_NUM_THREADS before NumPy is imported, and torch.set_num_threads(N).
-
-The NumPy contenders are bound by OpenBLAS's GEMM speed, torch's by oneDNN's
-(its fused CPU LSTM/GRU). The header prints OPENBLAS_CORETYPE: an environment
-that pins it to an older core (e.g. Haswell, AVX2) on an AVX-512 machine halves
-NumPy's GEMM throughput while oneDNN still uses AVX-512, which shows in the
-ours/torch column but not in ours/numpy.
-
-Memory allocator: without torch in the process, glibc hands the fused ops'
-multi-MB buffers back to the OS and faults them in again, so "ours" turns
-bimodal (middle LSTM: median 1.3x the floor, minimum 0.95x). Importing torch,
-or MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=134217728, keeps them
-and gives 0.93x. Compare the minima (in brackets) when in doubt.
+MKL_NUM_THREADS before NumPy is imported, and torch.set_num_threads(N). The
+NumPy contenders are bound by OpenBLAS's GEMM speed, torch's by oneDNN's (its
+fused CPU LSTM/GRU). The header prints OPENBLAS_CORETYPE: an environment that
+pins it to an older core on an AVX-512 machine slows NumPy's GEMMs but not oneDNN's.
 """
 
 import argparse
 import os
+import resource
 import sys
 import time
 
-SIZES = [(20, 8, 16, 32), (50, 32, 64, 128), (100, 64, 128, 256)]  # (T, B, I, H)
+SIZES = {"S": (20, 8, 16, 32), "M": (50, 32, 64, 128), "L": (100, 64, 128, 256), "XL": (100, 128, 256, 512)}
+SHAPES = {"1x1": (1, False), "2x1": (2, False), "1x2": (1, True)}  # (num_layers, bidirectional)
 
 
 def _parse():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="BLAS / OpenMP / torch threads (default 1)")
-    parser.add_argument("--repeats", type=int, default=9, help="timed repeats per size (median is shown)")
-    parser.add_argument("--sizes", type=int, nargs="*", default=[0, 1, 2], help="which of the three sizes")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per case (median is shown)")
+    parser.add_argument("--kinds", nargs="*", default=["LSTM", "GRU", "RNN"], choices=["LSTM", "GRU", "RNN"])
+    parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES))
     return parser.parse_args()
 
 
-ARGS = _parse()
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = str(ARGS.threads)
+ARGS = _parse() if __name__ == "__main__" else None
+if ARGS is not None:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = str(ARGS.threads)
 
 import numpy as np  # noqa: E402
 
@@ -58,7 +60,6 @@ import tensorgrad as tg  # noqa: E402
 
 try:
     import torch
-    torch.set_num_threads(ARGS.threads)
 except ImportError:
     torch = None
 
@@ -137,17 +138,15 @@ def numpy_gru_step(x, h0, Wx, Wh, bx, bh, dout):
 # ----------------------------------------------------------- the contenders
 
 
-def make_contenders(kind, T, B, I, H):
+def make_contenders(kind, T, B, I, H, num_layers=1, bidirectional=False):
     """{name: zero-argument function running one training step}, all on the same data."""
     tg.manual_seed(0)
-    ours = getattr(rnn, kind)(I, H)
+    ours = getattr(rnn, kind)(I, H, num_layers=num_layers, bidirectional=bidirectional)
+    D = 2 if bidirectional else 1
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T, B, I)).astype(np.float32)
-    dout = rng.standard_normal((T, B, H)).astype(np.float32)
+    dout = rng.standard_normal((T, B, D * H)).astype(np.float32)
     sd = ours.state_dict()
-    w_ih, w_hh, b_ih, b_hh = sd["weight_ih_l0"], sd["weight_hh_l0"], sd["bias_ih_l0"], sd["bias_hh_l0"]
-    h0 = np.zeros((B, H), np.float32)
-
     x_ours = tg.tensor(x, requires_grad=True)
     dout_ours = tg.tensor(dout)
 
@@ -157,17 +156,17 @@ def make_contenders(kind, T, B, I, H):
         out, _ = ours(x_ours)
         out.backward(dout_ours)
 
-    Wx, Wh = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
-    if kind == "LSTM":
-        def step_numpy():
-            numpy_lstm_step(x, h0, h0, Wx, Wh, b_ih + b_hh, dout)
-    else:
-        def step_numpy():
-            numpy_gru_step(x, h0, Wx, Wh, b_ih, b_hh, dout)
-
-    contenders = {"ours": step_ours, "numpy": step_numpy}
+    contenders = {"ours": step_ours}
+    if num_layers == 1 and not bidirectional and kind != "RNN":
+        w_ih, w_hh, b_ih, b_hh = sd["weight_ih_l0"], sd["weight_hh_l0"], sd["bias_ih_l0"], sd["bias_hh_l0"]
+        h0 = np.zeros((B, H), np.float32)
+        Wx, Wh = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
+        if kind == "LSTM":
+            contenders["numpy"] = lambda: numpy_lstm_step(x, h0, h0, Wx, Wh, b_ih + b_hh, dout)
+        else:
+            contenders["numpy"] = lambda: numpy_gru_step(x, h0, Wx, Wh, b_ih, b_hh, dout)
     if torch is not None:
-        theirs = getattr(torch.nn, kind)(I, H)
+        theirs = getattr(torch.nn, kind)(I, H, num_layers=num_layers, bidirectional=bidirectional)
         theirs.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
         x_t, dout_t = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
 
@@ -180,42 +179,55 @@ def make_contenders(kind, T, B, I, H):
     return contenders
 
 
-def time_interleaved(contenders, repeats):
-    """{name: (median, min) seconds per call}, timed round-robin after one warm-up round each."""
-    times = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn()
-    for _ in range(repeats):
+def time_round_robin(contenders, rounds, warmup=1):
+    """({name: [seconds per round]}, [minor page faults of "ours" per round]), contenders interleaved."""
+    for _ in range(warmup):
+        for fn in contenders.values():
+            fn()
+    times, faults = {name: [] for name in contenders}, []
+    for _ in range(rounds):
         for name, fn in contenders.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: (float(np.median(ts)), min(ts)) for name, ts in times.items()}
+            if name == "ours":
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return times, faults
 
 
-def _ratio(ms, a, b, k):
-    return f"{ms[a][k] / ms[b][k]:5.2f}" if b in ms else f"{'-':>5}"
+def paired_ratio(times, a, b):
+    """Median over rounds of times[a] / times[b], formatted; '-' when b did not run."""
+    if b not in times:
+        return f"{'-':>5}"
+    return f"{np.median(np.divide(times[a], times[b])):5.2f}"
 
 
 def main():
+    if torch is not None:
+        torch.set_num_threads(ARGS.threads)
     print(f"threads: {ARGS.threads} (OMP/OPENBLAS/MKL_NUM_THREADS"
-          + (", torch.set_num_threads)" if torch is not None else "); torch not installed")
+          + (", torch.set_num_threads)" if torch is not None else "); torch not installed: no torch column")
           + f"; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or '(auto)'}")
-    print("median ms per training step; ratios of medians, and of minima in brackets")
-    header = f"{'model':5} {'T':>4} {'B':>3} {'I':>4} {'H':>4} | {'ours':>8} {'numpy':>8} {'torch':>8} | " \
-             f"{'ours/numpy':>13} | {'ours/torch':>13}"
+    print("median ms per training step; ratios: median of per-round paired ratios; "
+          "faults: minor page faults per step of ours")
+    header = (f"{'model':5} {'shape':5} {'size':4} | {'ours':>8} {'numpy':>8} {'torch':>8} | "
+              f"{'ours/numpy':>10} {'ours/torch':>10} | {'faults':>6}")
     print(header)
     print("-" * len(header))
-    for kind in ("LSTM", "GRU"):
-        for k in ARGS.sizes:
-            T, B, I, H = SIZES[k]
-            repeats = max(3, ARGS.repeats * (3 if k == 0 else 1))
-            timed = time_interleaved(make_contenders(kind, T, B, I, H), repeats)
-            ms = {n: (1e3 * med, 1e3 * low) for n, (med, low) in timed.items()}
-            torch_ms = f"{ms['torch'][0]:8.2f}" if "torch" in ms else f"{'-':>8}"
-            print(f"{kind:5} {T:4d} {B:3d} {I:4d} {H:4d} | {ms['ours'][0]:8.2f} {ms['numpy'][0]:8.2f} "
-                  f"{torch_ms} | {_ratio(ms, 'ours', 'numpy', 0)} ({_ratio(ms, 'ours', 'numpy', 1)}) | "
-                  f"{_ratio(ms, 'ours', 'torch', 0)} ({_ratio(ms, 'ours', 'torch', 1)})", flush=True)
+    for kind in ARGS.kinds:
+        for shape in ARGS.shapes:
+            layers, bidirectional = SHAPES[shape]
+            for size in ARGS.sizes:
+                T, B, I, H = SIZES[size]
+                rounds = ARGS.rounds * (3 if size == "S" else 1)
+                times, faults = time_round_robin(make_contenders(kind, T, B, I, H, layers, bidirectional),
+                                                 rounds)
+                ms = {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}"
+                      for n in ("ours", "numpy", "torch")}
+                print(f"{kind:5} {shape:5} {size:4} | {ms['ours']} {ms['numpy']} "
+                      f"{ms['torch']} | {paired_ratio(times, 'ours', 'numpy'):>10} "
+                      f"{paired_ratio(times, 'ours', 'torch'):>10} | {int(np.median(faults)):6d}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,59 @@
-"""python -m rnn: train and sample character-level language models (see rnn/cli.py)."""
+"""python -m rnn: train and sample character-level language models (see rnn/cli.py).
 
+``--threads N`` sets the BLAS / OpenMP thread count (OMP_NUM_THREADS,
+OPENBLAS_NUM_THREADS, MKL_NUM_THREADS). Those are read once, when NumPy's BLAS
+loads, and ``python -m rnn`` imports the ``rnn`` package (and with it NumPy)
+before this file runs; so when the variables have to change, the command is
+started again with them set, before anything is imported: one extra interpreter
+start (~0.3 s). Without --threads, variables the user set are kept; when none
+is set, DEFAULT_THREADS applies.
+"""
+
+import os
+import subprocess
 import sys
 
-from .cli import main
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+DEFAULT_THREADS = 1  # measured: see the README's "Speed" section
+RESTARTED = "RNN_THREADS_SET"  # marks the restarted process, so it never restarts again
 
-sys.exit(main())
+
+def requested_threads(argv):
+    """The N of ``--threads N`` / ``--threads=N`` in argv (the last one wins), or None; no checks here:
+    the argument parser of rnn/cli.py reports a bad value."""
+    n = None
+    for k, arg in enumerate(argv):
+        if arg == "--threads" and k + 1 < len(argv):
+            n = argv[k + 1]
+        elif arg.startswith("--threads="):
+            n = arg.split("=", 1)[1]
+    return n if n is not None and n.isdigit() and int(n) > 0 else None
+
+
+def thread_environment(argv, environ):
+    """The thread variables to set, {} when ``environ`` already has them right."""
+    n = requested_threads(argv)
+    if n is None:
+        if any(v in environ for v in THREAD_VARIABLES):
+            return {}  # the user's own settings
+        n = str(DEFAULT_THREADS)
+    wanted = {v: n for v in THREAD_VARIABLES}
+    return {} if all(environ.get(v) == n for v in THREAD_VARIABLES) else wanted
+
+
+def main():
+    argv = sys.argv[1:]
+    changes = {} if os.environ.get(RESTARTED) else thread_environment(argv, os.environ)
+    if changes:  # BLAS already loaded with other settings: start again with these
+        command = [sys.executable, "-m", "rnn", *argv]
+        env = {**os.environ, **changes, RESTARTED: "1"}
+        if os.name == "posix":
+            sys.stdout.flush()
+            os.execve(sys.executable, command, env)
+        return subprocess.call(command, env=env)
+    from .cli import main as cli_main
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -100,6 +100,7 @@ def build_parser():
     train.add_argument("--valid-chars", type=_positive(int), default=50_000,
                        help="validate on the first N characters of the validation split (default 50000)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    train.add_argument("--threads", type=_positive(int), help="BLAS threads (default 1); 1 on a busy machine")
 
     smp = commands.add_parser("sample", help="generate text from a checkpoint directory")
     smp.add_argument("dir", help="checkpoint directory written by train (its best.npz, else latest.npz), "
@@ -109,6 +110,7 @@ def build_parser():
     smp.add_argument("--top-k", type=_positive(int), help="sample only from the k likeliest characters")
     smp.add_argument("--prime", help="text to start from (default a newline, or a character the text has)")
     smp.add_argument("--seed", type=int, default=0, help="same seed, same text")
+    smp.add_argument("--threads", type=_positive(int), help="BLAS threads (default 1); 1 on a busy machine")
     return parser
 
 

@@ -3,7 +3,7 @@
 They follow torch.nn.RNN / LSTM / GRU: the same constructor arguments, call
 signature, output shapes, h_n layout, parameter names and init, so weights and
 results carry over both ways. Every layer-direction is one fused op from
-``rnn.cells`` (a whole sequence, hand-written backward); the layer only wires
+``rnn.kernels`` (a whole sequence, hand-written backward); the layer only wires
 them: layer l reads layer l-1's output (both directions side by side), with
 dropout between layers in training mode.
 
@@ -20,9 +20,6 @@ from tensorgrad.backend import to_numpy
 from tensorgrad.nn import Module
 
 from .cells import (
-    GRUSequence,
-    LSTMSequence,
-    RNNSequence,
     check_input,
     check_nonlinearity,
     check_size,
@@ -30,6 +27,7 @@ from .cells import (
     init_weights,
     weights_of,
 )
+from .kernels import GRUSequence, LSTMSequence, Recurrence, RNNSequence
 
 
 def check_lengths(owner, lengths, T, B):
@@ -124,6 +122,18 @@ class _Recurrent(Module):
             if layer < self.num_layers - 1:  # between layers, training mode only
                 layer_input = tg.functional.dropout(layer_input, self.dropout, self.training)
         return layer_input, [tg.stack(store, dim=0) for store in finals]
+
+    def recurrences(self):
+        """Per layer, a ``rnn.kernels.Recurrence``: this stack's weights laid out once, for stepping
+        one character at a time without a graph (``rnn.lm.sample``). A snapshot of the weights:
+        make new ones after they change. Unidirectional stacks only (a reverse direction needs
+        the whole sequence)."""
+        if self.bidirectional:
+            raise ValueError(f"{type(self).__name__}.recurrences: a bidirectional layer cannot run step by "
+                             "step (its reverse direction reads the sequence from the end); call it on the "
+                             "whole sequence instead")
+        return [Recurrence(self.sequence_op, [w.data for w in weights_of(self, suffix)], **self.op_options())
+                for layer in range(self.num_layers) for suffix in self._suffixes(layer)]
 
     def forward(self, x, hx=None, lengths=None):
         name = type(self).__name__

@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 import tensorgrad as tg
-from tensorgrad import nn
+from tensorgrad import get_array_module, nn
+from tensorgrad.backend import to_numpy
 
 from .layers import GRU, LSTM, RNN
 
@@ -90,18 +91,51 @@ def sample(model, vocab, length, temperature=1.0, top_k=None, prime=None, rng=No
     out = []
     device = model.head.weight.device
     with tg.no_grad():
-        logits, state = model(tg.tensor(ids[:, None], device=device))
+        logits, state = model(tg.tensor(ids[:, None], device=device))  # the prime, as one sequence
+        next_logits = _stepper(model, state)  # the weights laid out once, for this call only
+        logits = to_numpy(logits.data[-1, 0])
         for _ in range(length):
-            scores = logits.numpy()[-1, 0].astype(np.float64) / temperature
+            scores = logits.astype(np.float64) / temperature
             if top_k is not None and top_k < len(scores):
                 cutoff = np.sort(scores)[-top_k]
                 scores = np.where(scores >= cutoff, scores, -np.inf)
             p = np.exp(scores - scores.max())
             next_id = int(rng.choice(len(p), p=p / p.sum()))
             out.append(next_id)
-            logits, state = model(tg.tensor(np.array([[next_id]]), device=device), state)
+            logits = to_numpy(next_logits(next_id))
     model.train(was_training)
     return prime + vocab.decode(np.array(out, dtype=np.int64))
+
+
+def _stepper(model, state):
+    """next_logits(char_id) -> logits (V,): ``model`` read one character at a time from ``state``.
+
+    The same numbers as calling the model on one character after another, without
+    its per-call cost: every weight is laid out once, here (the recurrent layers'
+    ``recurrences()``; layer 0's input side for every character at once, as the
+    table embedding @ W_ih^T, so reading a character is a row lookup; the head's
+    W^T), and each step runs on arrays, without a graph. The layout is a snapshot
+    of the weights, used only within one ``sample`` call.
+    """
+    layers = model.rnn.recurrences()
+    table = layers[0].project(model.embed.weight.data)  # (V, G): layer 0's input side of each character
+    xp = get_array_module(table)
+    head_w = xp.ascontiguousarray(model.head.weight.data.T)  # (H, V)
+    head_b = None if model.head.bias is None else model.head.bias.data
+    # state: h_n (L, 1, H), or (h_n, c_n) for the LSTM -> per layer [h (1, H)(, c (1, H))]
+    states = [list(s) for s in zip(*[t.data for t in (state if isinstance(state, tuple) else (state,))],
+                                   strict=True)]
+
+    def next_logits(char_id):
+        h = None
+        for k, layer in enumerate(layers):
+            a = table[char_id:char_id + 1].copy() if k == 0 else layer.project(h)
+            states[k] = layer.step(a, states[k])
+            h = states[k][0]
+        logits = h[0] @ head_w
+        return logits if head_b is None else logits + head_b
+
+    return next_logits
 
 
 def bits(nats):

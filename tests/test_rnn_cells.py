@@ -12,7 +12,8 @@ from tensors import normal
 
 import rnn
 import tensorgrad as tg
-from rnn.cells import GRUSequence, LSTMSequence, RNNSequence, gru_cell, lstm_cell, rnn_cell
+from rnn.cells import gru_cell, lstm_cell, rnn_cell
+from rnn.kernels import GRUSequence, LSTMSequence, RNNSequence
 
 T, B, I, H = 3, 2, 3, 2
 EXACT = dict(rtol=1e-12, atol=1e-12)
@@ -117,7 +118,7 @@ def test_fused_sequence_equals_reference_cell_unrolled(name, lengths, reverse):
 @pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before"])
 def test_backward_factor_blocks_do_not_change_the_result(name, cache_bytes, monkeypatch):
     """The backward computes its gate factors a block of steps at a time; small blocks give the same."""
-    monkeypatch.setattr(rnn.cells, "_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr(rnn.kernels, "_CACHE_BYTES", cache_bytes)
     test_fused_sequence_equals_reference_cell_unrolled(name, [3, 1], True)
     test_fused_sequence_equals_reference_cell_unrolled(name, None, False)
 

@@ -1,0 +1,669 @@
+"""The fused recurrent ops: one ``tensorgrad.Function`` per cell, run over a whole sequence.
+
+``RNNSequence``, ``LSTMSequence`` and ``GRUSequence`` compute what the
+reference cells of ``rnn.cells`` (``rnn_cell``, ``lstm_cell``, ``gru_cell``)
+compute, step after step, but as one op with a hand-written backward over whole
+gate blocks; tests/test_rnn_cells.py holds them equal in float64. The layers of
+``rnn.layers`` run one op per layer-direction, the cell modules one op of one step.
+
+This module is the performance code: the equations are in ``rnn.cells``.
+
+Shapes: T time steps, B batch, I input features, H hidden units. Weights are
+laid out as in PyTorch: weight_ih (G*H, I), weight_hh (G*H, H), bias_ih and
+bias_hh (G*H,), with G gate blocks stacked in PyTorch's order (LSTM i,f,g,o;
+GRU r,z,n).
+"""
+
+import ctypes
+import os
+import sys
+from typing import NamedTuple
+
+import numpy
+
+from tensorgrad import Function, get_array_module
+
+# ============================================================ the allocator
+#
+# A training step allocates the same few multi-MB buffers again and again (the
+# gate activations, the states kept for backward, their gradients). glibc's
+# malloc serves blocks above its mmap threshold with fresh mmap()s and returns
+# freed memory at the top of the heap to the OS past its trim threshold, so
+# every step faulted its buffers in again: ~2,600 minor page faults and 6-8 ms
+# of system time per step of a medium LSTM (1.2-1.4x its time). Raising both
+# thresholds once keeps freed blocks in the heap, where the next step reuses
+# them: no page faults after the first step. glibc caps the mmap threshold at
+# 32 MiB, so a buffer above that (the gates of T=100, B=128, H=512: 105 MB) is
+# still mapped afresh each call: ~1,000 faults per step at that size, a small
+# share of its time (see benchmarks/rnn_training_step.py, column "faults").
+
+MMAP_THRESHOLD = 32 << 20  # the most glibc accepts on 64-bit: blocks up to 32 MiB come from the heap
+TRIM_THRESHOLD = 256 << 20  # keep up to 256 MiB of freed memory for reuse before returning it
+
+
+def keep_freed_memory():
+    """Set glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (see above); True when they were set.
+
+    Runs once, at import of rnn.kernels. A no-op (False) off Linux/glibc (musl,
+    macOS and Windows allocators keep freed memory by themselves) and when the
+    user has set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (their choice wins).
+    """
+    if not sys.platform.startswith("linux") or any(
+            v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018  (glibc only: musl has no such symbol)
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from <malloc.h>
+    mmap_set = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1  # mallopt returns 1 on success
+    trim_set = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    return mmap_set and trim_set
+
+
+ALLOCATOR_TUNED = keep_freed_memory()
+
+# ============================================== fused ops: one per sequence
+#
+# A fused op runs one cell over a whole sequence as one Function. Its forward
+# keeps what the backward needs (every state and gate activation); its backward
+# walks t = T-1, ..., 0 over whole gate blocks. Work that does not depend on the
+# recurrence is done for all steps at once, as one GEMM: the input projection
+# X W_ih^T before the loop, and dX, dW_ih, dW_hh after it. Inside the loops the
+# arrays are updated in place (``out=``, ``*=``) so that a step makes few
+# temporaries; each line still states the equation it computes.
+
+
+class _SequenceFunction(Function):
+    """The frame the fused ops share: time order, lengths, and the call protocol.
+
+    apply(x, *states, weight_ih, weight_hh[, bias_ih, bias_hh], reverse=False, lengths=None, **options)
+    x (T, B, I), each state (B, H) -> (out (T, B, H), *final states (B, H))
+
+    lengths (B,) ints or None: packed-sequence semantics. Sequence b is active
+    at steps t < lengths[b]; past its end its state is carried unchanged (so the
+    final state is the one at its own last step), its output is zero and its
+    gradients pass straight back.
+    reverse: run from each sequence's own last step back to step 0. The input
+    is put into that order by a per-sequence gather, the loop runs forward, and
+    the output is gathered back; the gather is its own inverse.
+
+    Subclasses write ``steps_forward(x, states, weights, **options) -> (out, finals)``
+    and ``steps_backward(d_out, d_finals) -> (d_x, d_states, d_weights)``, in
+    processing order; ``self.active`` / ``self.finished`` ((T, B, 1) bool, or
+    None without lengths) say which sequences are running at each step. The
+    outputs may be views of the states kept for backward (no copy), which is
+    safe because tensorgrad ops never write into their inputs.
+    """
+
+    n_states = 1
+
+    def forward(self, x, *arrays, reverse=False, lengths=None, **options):
+        xp = get_array_module(x)
+        states, weights = arrays[:self.n_states], arrays[self.n_states:]
+        T, B, _ = x.shape
+        self.order = _time_order(xp, T, B, reverse, lengths)
+        if lengths is None:
+            self.active = self.finished = None
+        else:
+            self.active = (xp.arange(T)[:, None] < xp.asarray(lengths))[:, :, None]
+            self.finished = ~self.active
+        out, finals = self.steps_forward(self._reorder(x), states, weights, **options)
+        if self.active is not None:
+            out = out * self.active  # zero outputs past each sequence's end
+        return (self._reorder(out), *finals)
+
+    def backward(self, d_out, *d_finals):
+        if d_out is not None:
+            d_out = self._reorder(d_out)
+            if self.active is not None:
+                d_out = d_out * self.active
+        d_x, d_states, d_weights = self.steps_backward(d_out, d_finals)
+        return (None if d_x is None else self._reorder(d_x), *d_states, *d_weights)
+
+    def _reorder(self, a):
+        """``a`` (T, B, ...) in processing order (or back: the reordering is its own inverse)."""
+        if self.order is None:
+            return a
+        if isinstance(self.order, str):  # "flip": reverse with every sequence full length
+            return a[::-1]
+        return a[self.order, get_array_module(a).arange(a.shape[1])[None, :]]
+
+    def _stop_finished(self, lo, hi, carry, *gate_factors):
+        """Over steps lo..hi, give finished sequences no gate gradients (``gate_factors`` zeroed in
+        place) and a carry factor of 1, so the gradient of their state passes straight back."""
+        if self.active is None:
+            return carry
+        run = self.active[lo:hi]
+        for factor in gate_factors:
+            factor *= run
+        return carry * run + self.finished[lo:hi]
+
+    def _initial_grads(self, d_finals, like):
+        """The gradients reaching the final states, as fresh arrays the loop may update in place."""
+        xp = get_array_module(like)
+        return [xp.zeros_like(like) if d is None else d.copy() for d in d_finals]
+
+
+def _time_order(xp, T, B, reverse, lengths):
+    """None (forward), "flip" (reverse, all full length) or (T, B) time indices for a gather.
+
+    For sequence b of length L the reversed order reads steps L-1, ..., 0 and
+    then its padding L, ..., T-1, which stays where it is.
+    """
+    if not reverse:
+        return None
+    if lengths is None:
+        return "flip"
+    t = numpy.arange(T)[:, None]
+    L = numpy.asarray(lengths)[None, :]
+    return xp.asarray(numpy.where(t < L, L - 1 - t, t))
+
+
+def _project(x, w, b):
+    """X W^T + b for every step at once: (T, B, I) -> (T, B, G), one GEMM."""
+    T, B, I = x.shape
+    xw = (x.reshape(T * B, I) @ w.T).reshape(T, B, -1)
+    if b is not None:
+        xw += b
+    return xw
+
+
+def _recurrent_weight(w_hh):
+    """W_hh (G, H) -> W_hh^T as a C-contiguous (H, G) array, for the per-step h_{t-1} W_hh^T.
+
+    With a contiguous right operand the GEMM runs without a transposed operand,
+    which OpenBLAS does about 1.3x faster for the small-batch shapes of one step
+    (measured 259 vs 341 us at B=32, H=256, 4H gates, float32, one thread).
+    """
+    return get_array_module(w_hh).ascontiguousarray(w_hh.T)
+
+
+def _input_grad(d_pre, w):
+    """dL/dX = dA W for every step at once: (T, B, G), (G, I) -> (T, B, I), one GEMM."""
+    T, B, G = d_pre.shape
+    return (d_pre.reshape(T * B, G) @ w).reshape(T, B, -1)
+
+
+def _weight_grad(d_pre, inputs):
+    """dL/dW = sum_t dA_t^T inputs_t: (T, B, G), (T, B, K) -> (G, K), one GEMM over all steps."""
+    T, B, G = d_pre.shape
+    return d_pre.reshape(T * B, G).T @ inputs.reshape(T * B, -1)
+
+
+def _both_weight_grads(d_pre, x, h_prev):
+    """dL/dW_ih, dL/dW_hh when both see the same dA: (T, B, G), x (T, B, I), h_prev (T, B, H) ->
+    (G, I), (G, H), as one GEMM dA^T [x, h_prev] over all steps (one pass over dA instead of two,
+    ~12% less GEMM time at the trainer's size, for one copy of the inputs side by side)."""
+    I = x.shape[2]
+    both = _weight_grad(d_pre, get_array_module(x).concatenate([x, h_prev], axis=2))
+    return both[:, :I], both[:, I:]
+
+
+def _bias_grad(d_pre):
+    """dL/db = sum over steps and batch of dA: (T, B, G) -> (G,)."""
+    return d_pre.reshape(-1, d_pre.shape[-1]).sum(axis=0)
+
+
+def _bias_sum(biases):
+    """b_ih + b_hh (both enter the same pre-activation), or None without biases."""
+    return biases[0] + biases[1] if biases else None
+
+
+class Layout(NamedTuple):
+    """A cell's weights as its forward multiplies by them (see each op's ``layout``).
+
+    w_ih (G, I) and w_hh_t (H, G) contiguous, gate blocks in the op's internal order;
+    input_bias (G,) enters with the input projection, step_bias (G,) at each step,
+    b_hn (H,) the GRU's recurrent candidate bias (reset after); each may be None.
+    """
+
+    w_ih: object
+    w_hh_t: object
+    input_bias: object = None
+    step_bias: object = None
+    b_hn: object = None
+
+
+def project(layout, x):
+    """The input side of every step at once: (T, B, I) -> (T, B, G), x W_ih^T + input_bias."""
+    return _project(x, layout.w_ih, layout.input_bias)
+
+
+class RNNSequence(_SequenceFunction):
+    """Elman RNN over a sequence:  h_t = act(a_t),  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh.
+
+    Backward, with dh_t the gradient reaching h_t (from out_t and from step t+1):
+        da_t = dh_t * act'(a_t),  act' = 1 - h_t^2 (tanh) or [h_t > 0] (relu)
+        dh_{t-1} = da_t W_hh;  dW_hh = sum_t da_t^T h_{t-1};  db_ih = db_hh = sum_t da_t
+    """
+
+    @staticmethod
+    def layout(weights, nonlinearity="tanh"):
+        """The weights as the forward multiplies by them: W_ih, W_hh^T (contiguous), b_ih + b_hh."""
+        w_ih, w_hh, *biases = weights
+        return Layout(w_ih, _recurrent_weight(w_hh), _bias_sum(biases))
+
+    @staticmethod
+    def step(layout, a, states, outs, nonlinearity="tanh"):
+        """One step in place: a (B, H) = W_ih x_t + b (overwritten), states [h_{t-1}] -> outs [h_t]."""
+        xp = get_array_module(a)
+        a += states[0] @ layout.w_hh_t
+        if nonlinearity == "tanh":
+            xp.tanh(a, out=outs[0])
+        else:
+            xp.maximum(a, 0, out=outs[0])
+
+    n_step_outputs = 1  # step writes h_t
+
+    def steps_forward(self, x, states, weights, nonlinearity="tanh"):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        layout = self.layout(weights)
+        pre = project(layout, x)  # a_t without the recurrent term, all steps
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}: every state, for backward
+        hs[0] = states[0]
+        for t in range(T):
+            self.step(layout, pre[t], hs[t:t + 1], hs[t + 1:t + 2], nonlinearity)
+            if self.finished is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+        self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
+        self.has_bias, self.nonlinearity = bool(biases), nonlinearity
+        return hs[1:], (hs[T],)
+
+    def steps_backward(self, d_out, d_finals):
+        xp = get_array_module(self.hs)
+        hs, w_hh = self.hs, self.w_hh
+        T = hs.shape[0] - 1
+        h = hs[1:]
+        # d_a starts as act'(a_t) for all steps and becomes da_t = dh_t * act'(a_t) in the loop.
+        if self.nonlinearity == "tanh":
+            d_a = xp.multiply(h, h)
+            xp.subtract(1, d_a, out=d_a)
+        else:
+            d_a = (h > 0).astype(h.dtype)
+        if self.active is not None:
+            d_a *= self.active  # a finished sequence gets no gradient into its pre-activation
+        (d_h,) = self._initial_grads(d_finals, hs[0])
+        for t in range(T - 1, -1, -1):
+            if d_out is not None:
+                d_h += d_out[t]
+            d_a[t] *= d_h
+            d_prev = d_a[t] @ w_hh
+            if self.finished is not None:  # ... and passes dh straight back
+                d_prev += d_h * self.finished[t]
+            d_h = d_prev
+        d_x = _input_grad(d_a, self.w_ih) if self.needs_grad[0] else None
+        d_weights = list(_both_weight_grads(d_a, self.x, hs[:-1]))
+        if self.has_bias:
+            d_b = _bias_grad(d_a)
+            d_weights += [d_b, d_b.copy()]
+        return d_x, (d_h,), d_weights
+
+
+_CACHE_BYTES = 1 << 20
+
+
+def _steps_per_block(gates):
+    """How many steps of gate arrays fit in about 1 MiB (a typical L2 cache), at least 1.
+
+    The backward loops compute their gradient-free factors a block of steps at a
+    time: one array op per block amortises NumPy's per-call cost over the block,
+    and the block is still in cache when the loop reaches it.
+    """
+    return max(1, _CACHE_BYTES // max(1, gates[0].nbytes))
+
+
+def _lstm_internal_order(xp, H):
+    """Row indices putting PyTorch's gate blocks [i, f, g, o] in the fused op's order [o, i, f, g]."""
+    return xp.concatenate([xp.arange(3 * H, 4 * H), xp.arange(0, 3 * H)])
+
+
+class LSTMSequence(_SequenceFunction):
+    """LSTM over a sequence (gates i,f,g,o as in ``lstm_cell``); states (h0, c0) -> (h_T, c_T).
+
+    Inside, the gate blocks are kept in the order [o, i, f, g], so the three
+    sigmoid gates form one block, and their weight rows are halved: one tanh over
+    all four blocks then gives tanh(a/2) for o, i, f, and sigmoid(a) = (1 + tanh(a/2)) / 2
+    finishes them (halving is exact in floating point). Gradients are put back in
+    PyTorch's order at the end.
+
+    Backward, with dh_t and dc_t the gradients reaching h_t and c_t:
+        dc   = dc_t + dh_t * o (1 - tanh(c_t)^2)
+        da_o = dh_t * tanh(c_t) o (1 - o)
+        da_i = dc * g i (1 - i),  da_f = dc * c_{t-1} f (1 - f),  da_g = dc * i (1 - g^2)
+        dc_{t-1} = dc * f,        dh_{t-1} = da W_hh
+    where da = [da_o, da_i, da_f, da_g] is kept for all steps, for the GEMMs after the loop.
+    The factors after "dh_t *" and "dc *" do not depend on the gradient; ``_factors``
+    computes them a block of steps at a time, just before the loop reaches the block.
+    """
+
+    n_states = 2
+    n_step_outputs = 3  # step writes h_t, c_t, tanh(c_t)
+
+    @staticmethod
+    def layout(weights):
+        """The weights as the forward multiplies by them: rows in the order [o, i, f, g], o/i/f halved.
+
+        The bias is added step by step (``step_bias``), while the step's gates are in cache.
+        """
+        w_ih, w_hh, *biases = weights
+        xp = get_array_module(w_ih)
+        H = w_hh.shape[1]
+        order = _lstm_internal_order(xp, H)
+        half = xp.ones((4 * H, 1), dtype=w_ih.dtype)
+        half[:3 * H] = 0.5  # o, i, f rows
+        bias = _bias_sum(biases)
+        return Layout(w_ih[order] * half, _recurrent_weight(w_hh[order] * half),
+                      step_bias=None if bias is None else bias[order] * half[:, 0])
+
+    @staticmethod
+    def step(layout, a, states, outs):
+        """One step in place: a (B, 4H) = the input projection, overwritten by the activations
+        [o, i, f, g]; states [h_{t-1}, c_{t-1}] -> outs [h_t, c_t, tanh(c_t)], each (B, H)."""
+        xp = get_array_module(a)
+        H = a.shape[1] // 4
+        a += states[0] @ layout.w_hh_t  # [a_o/2, a_i/2, a_f/2, a_g]
+        if layout.step_bias is not None:
+            a += layout.step_bias
+        xp.tanh(a, out=a)
+        sig = a[:, :3 * H]
+        sig *= 0.5
+        sig += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
+        o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        h, c, tanh_c = outs
+        xp.multiply(f, states[1], out=c)
+        c += i * g  # c_t = f c_{t-1} + i g
+        xp.tanh(c, out=tanh_c)
+        xp.multiply(o, tanh_c, out=h)  # h_t = o tanh(c_t)
+
+    def steps_forward(self, x, states, weights):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        order = _lstm_internal_order(xp, H)
+        layout = self.layout(weights)
+        gates = project(layout, x)  # becomes the gate activations, step by step, in place
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
+        cs = xp.empty((T + 1, B, H), dtype=x.dtype)  # cs[t] = c_{t-1}
+        tanh_cs = xp.empty((T, B, H), dtype=x.dtype)
+        hs[0], cs[0] = states
+        for t in range(T):
+            self.step(layout, gates[t], (hs[t], cs[t]), (hs[t + 1], cs[t + 1], tanh_cs[t]))
+            if self.finished is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+                xp.copyto(cs[t + 1], cs[t], where=self.finished[t])
+        self.x, self.gates, self.hs, self.cs, self.tanh_cs = x, gates, hs, cs, tanh_cs
+        self.w_ih, self.w_hh, self.gate_order = w_ih[order], w_hh[order], order
+        self.has_bias = bool(biases)
+        return hs[1:], (hs[T], cs[T])
+
+    def steps_backward(self, d_out, d_finals):
+        xp = get_array_module(self.hs)
+        gates, hs = self.gates, self.hs
+        T, B, G = gates.shape
+        H = G // 4
+        d_gates = xp.empty_like(gates)
+        blocks = d_gates.reshape(T, B, 4, H)  # [da_o, da_i, da_f, da_g] of every step
+        K = _steps_per_block(gates)
+        c_from_h = xp.empty((min(K, T), B, H), dtype=gates.dtype)
+        d_h, d_c = self._initial_grads(d_finals, hs[0])
+        for t in range(T - 1, -1, -1):
+            if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
+                lo = max(0, t + 1 - K)
+                f = self._factors(lo, t + 1, d_gates[lo:t + 1], c_from_h[:t + 1 - lo])
+            k = t - lo
+            if d_out is not None:
+                d_h += d_out[t]
+            d_c += d_h * c_from_h[k]  # dc = dc_t + dh_t o (1 - tanh(c_t)^2)
+            blocks[t, :, 0] *= d_h  # da_o = dh_t * tanh(c_t) o (1 - o)
+            blocks[t, :, 1:] *= d_c[:, None, :]  # da_i, da_f, da_g = dc * their factors
+            d_c *= f[k]  # dc_{t-1} = dc * f
+            d_prev = d_gates[t] @ self.w_hh  # dh_{t-1} = da W_hh
+            if self.finished is not None:  # a finished sequence passes dh straight back
+                d_prev += d_h * self.finished[t]
+            d_h = d_prev
+        back = xp.argsort(self.gate_order)  # rows back in PyTorch's order
+        d_x = _input_grad(d_gates, self.w_ih) if self.needs_grad[0] else None
+        d_weights = [d_w[back] for d_w in _both_weight_grads(d_gates, self.x, hs[:-1])]
+        if self.has_bias:
+            d_b = _bias_grad(d_gates)[back]
+            d_weights += [d_b, d_b.copy()]
+        return d_x, (d_h, d_c), d_weights
+
+
+    def _factors(self, lo, hi, d_gates, c_from_h):
+        """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
+
+        d_gates (hi-lo, B, 4H) <- [tanh(c_t) o (1 - o), g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)]
+        c_from_h (hi-lo, B, H) <- o (1 - tanh(c_t)^2)
+        Returns the factor that carries dc back a step: f (1 for a finished sequence).
+        """
+        xp = get_array_module(d_gates)
+        a, tanh_c = self.gates[lo:hi], self.tanh_cs[lo:hi]
+        n, B, G = a.shape
+        H = G // 4
+        o, i, f, g = (a.reshape(n, B, 4, H)[:, :, k] for k in range(4))
+        out = d_gates.reshape(n, B, 4, H)
+        xp.subtract(1, a, out=d_gates)
+        d_gates *= a  # s (1 - s); the g block is replaced below
+        out[:, :, 0] *= tanh_c
+        out[:, :, 1] *= g
+        out[:, :, 2] *= self.cs[lo:hi]
+        g_factor = out[:, :, 3]
+        xp.multiply(g, g, out=g_factor)
+        xp.subtract(1, g_factor, out=g_factor)
+        g_factor *= i
+        xp.multiply(tanh_c, tanh_c, out=c_from_h)
+        xp.subtract(1, c_from_h, out=c_from_h)
+        c_from_h *= o
+        return self._stop_finished(lo, hi, f, d_gates, c_from_h)  # dc of a finished one passes back
+
+
+class GRUSequence(_SequenceFunction):
+    """GRU over a sequence (gates r,z,n as in ``gru_cell``); reset_after picks the candidate form.
+
+    reset_after=True (PyTorch):  hn = W_hn h + b_hn,      n = tanh(W_in x + b_in + r * hn)
+    reset_after=False (Cho):     hn = W_hn (r h) + b_hn,  n = tanh(W_in x + b_in + hn)
+    The r and z weight rows are halved so that sigmoid(a) = (1 + tanh(a/2)) / 2
+    needs one tanh (halving is exact in floating point).
+
+    Backward, with dh the gradient reaching h_t = n + z (h_{t-1} - n):
+        da_z = dh * (h_{t-1} - n) z (1 - z),   da_n = dh * (1 - z)(1 - n^2),   dh_{t-1} gets dh * z
+        reset_after:  da_r = da_n * hn r (1 - r),  dhn = da_n * r,  dh_{t-1} += [da_r, da_z, dhn] W_hh
+        reset_before: d(rh) = da_n W_hn,  da_r = d(rh) * h_{t-1} r (1 - r),
+                      dh_{t-1} += d(rh) * r + [da_r, da_z] W_hrz
+    The factors after "dh *" and "da_n *" do not depend on the gradient; ``_factors``
+    computes them a block of steps at a time, just before the loop reaches the block.
+    """
+
+    @staticmethod
+    def layout(weights, reset_after=True):
+        """The weights as the forward multiplies by them: r, z rows halved; the input-side bias
+        b_ih + b_hh (but b_in alone when reset after) and, reset after, b_hn for the recurrent side."""
+        w_ih, w_hh, *biases = weights
+        xp = get_array_module(w_ih)
+        H = w_hh.shape[1]
+        half = xp.ones((3 * H, 1), dtype=w_ih.dtype)
+        half[:2 * H] = 0.5  # r, z rows
+        bias, b_hn = None, None
+        if biases:
+            b_ih, b_hh = biases
+            bias = b_ih + b_hh  # b_hr, b_hz (and b_hn, reset before) add to the input side
+            if reset_after:
+                bias[2 * H:] = b_ih[2 * H:]
+                b_hn = b_hh[2 * H:]
+            bias = bias * half[:, 0]
+        return Layout(w_ih * half, _recurrent_weight(w_hh * half), bias, b_hn=b_hn)
+
+    @staticmethod
+    def step(layout, a, states, outs, reset_after=True):
+        """One step in place: a (B, 3H) = the input projection, overwritten by [r, z, n];
+        states [h_{t-1}] -> outs [h_t, hn], hn = W_hn h + b_hn (reset after) or r h (before)."""
+        xp = get_array_module(a)
+        H = a.shape[1] // 3
+        (h,), (h_next, hn) = states, outs
+        w_hh_t = layout.w_hh_t
+        rz, n = a[:, :2 * H], a[:, 2 * H:]
+        if reset_after:
+            hw = h @ w_hh_t
+            rz += hw[:, :2 * H]
+            if layout.b_hn is not None:
+                xp.add(hw[:, 2 * H:], layout.b_hn, out=hn)
+            else:
+                hn[...] = hw[:, 2 * H:]
+        else:
+            rz += h @ w_hh_t[:, :2 * H]  # [a_r/2, a_z/2]
+        xp.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
+        r, z = rz[:, :H], rz[:, H:]
+        if reset_after:
+            n += r * hn  # W_in x + b_in + r (W_hn h + b_hn)
+        else:
+            xp.multiply(r, h, out=hn)
+            n += hn @ w_hh_t[:, 2 * H:]  # W_in x + b_in + b_hn + W_hn (r h)
+        xp.tanh(n, out=n)
+        xp.subtract(h, n, out=h_next)
+        h_next *= z
+        h_next += n  # h_t = n + z (h_{t-1} - n)
+
+    n_step_outputs = 2  # step writes h_t, hn
+
+    def steps_forward(self, x, states, weights, reset_after=True):
+        xp = get_array_module(x)
+        w_ih, w_hh, *biases = weights
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        layout = self.layout(weights, reset_after)
+        gates = project(layout, x)  # becomes [r, z, n], step by step, in place
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
+        hs[0] = states[0]
+        hns = xp.empty((T, B, H), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
+        for t in range(T):
+            self.step(layout, gates[t], (hs[t],), (hs[t + 1], hns[t]), reset_after)
+            if self.finished is not None:
+                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+        self.x, self.gates, self.hs, self.hns = x, gates, hs, hns
+        self.w_ih, self.w_hh, self.has_bias, self.reset_after = w_ih, w_hh, bool(biases), reset_after
+        return hs[1:], (hs[T],)
+
+    def steps_backward(self, d_out, d_finals):
+        xp = get_array_module(self.hs)
+        gates, hs, hns, w_hh, reset_after = self.gates, self.hs, self.hns, self.w_hh, self.reset_after
+        T, B, G = gates.shape
+        H = G // 3
+        r = gates[:, :, :H]
+        h_prev = hs[:-1]
+        d_xw = xp.empty_like(gates)  # gradients of the input-side pre-activations [r, z, n]
+        d_rec = xp.empty_like(gates) if reset_after else d_xw  # ... of [W_hr h, W_hz h, hn]
+        K = _steps_per_block(gates)
+        (d_h,) = self._initial_grads(d_finals, hs[0])
+        if reset_after:
+            pair = d_rec.reshape(T, B, 3, H)[:, :, 0::2]  # the blocks scaled by da_n: da_r and dhn
+            for t in range(T - 1, -1, -1):
+                if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
+                    lo = max(0, t + 1 - K)
+                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_rec[lo:t + 1])
+                if d_out is not None:
+                    d_h += d_out[t]
+                d_n = d_xw[t, :, 2 * H:]
+                d_n *= d_h  # da_n = dh (1 - z)(1 - n^2)
+                d_rec[t, :, H:2 * H] *= d_h  # da_z = dh (h_{t-1} - n) z (1 - z)
+                pair[t] *= d_n[:, None, :]  # da_r = da_n hn r (1 - r),  dhn = da_n r
+                d_prev = d_rec[t] @ w_hh
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + [da_r, da_z, dhn] W_hh
+                d_h = d_prev
+            d_xw[:, :, :2 * H] = d_rec[:, :, :2 * H]
+            d_w_hh = _weight_grad(d_rec, h_prev)
+            d_b_hh = _bias_grad(d_rec) if self.has_bias else None
+        else:
+            w_hrz, w_hn = w_hh[:2 * H], w_hh[2 * H:]
+            zn = d_xw.reshape(T, B, 3, H)[:, :, 1:]  # the blocks scaled by dh: da_z and da_n
+            for t in range(T - 1, -1, -1):
+                if (T - 1 - t) % K == 0:
+                    lo = max(0, t + 1 - K)
+                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_xw[lo:t + 1])
+                if d_out is not None:
+                    d_h += d_out[t]
+                dx = d_xw[t]
+                zn[t] *= d_h[:, None, :]  # da_z, da_n
+                d_rh = dx[:, 2 * H:] @ w_hn  # d(r h) = da_n W_hn
+                dx[:, :H] *= d_rh  # da_r = d(r h) h_{t-1} r (1 - r)
+                d_prev = dx[:, :2 * H] @ w_hrz
+                d_prev += d_rh * r[t]
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + d(r h) r + [da_r, da_z] W_hrz
+                d_h = d_prev
+            # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps.
+            d_w_hh = xp.concatenate([_weight_grad(d_xw[:, :, :2 * H], h_prev),
+                                     _weight_grad(d_xw[:, :, 2 * H:], hns)], axis=0)
+            d_b_hh = _bias_grad(d_xw) if self.has_bias else None
+        d_x = _input_grad(d_xw, self.w_ih) if self.needs_grad[0] else None
+        d_weights = [_weight_grad(d_xw, self.x), d_w_hh]
+        if self.has_bias:
+            d_weights += [_bias_grad(d_xw), d_b_hh]
+        return d_x, (d_h,), d_weights
+
+
+    def _factors(self, lo, hi, d_xw, d_rec):
+        """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
+
+        d_rec z block <- (h_{t-1} - n) z (1 - z);   d_xw n block <- (1 - z)(1 - n^2)
+        d_rec r block <- hn r (1 - r) (reset after) or h_{t-1} r (1 - r) (reset before)
+        d_rec n block <- r (reset after: dhn = da_n r)
+        Returns the factor that carries dh back a step: z (1 for a finished sequence).
+        """
+        xp = get_array_module(d_xw)
+        a, h_prev = self.gates[lo:hi], self.hs[lo:hi]
+        H = a.shape[2] // 3
+        r, z, n = a[:, :, :H], a[:, :, H:2 * H], a[:, :, 2 * H:]
+        one_minus_z = 1 - z
+        r_factor, z_factor, n_factor = d_rec[:, :, :H], d_rec[:, :, H:2 * H], d_xw[:, :, 2 * H:]
+        xp.subtract(h_prev, n, out=z_factor)
+        z_factor *= z
+        z_factor *= one_minus_z
+        xp.multiply(n, n, out=n_factor)
+        xp.subtract(1, n_factor, out=n_factor)
+        n_factor *= one_minus_z
+        xp.subtract(1, r, out=r_factor)
+        r_factor *= r
+        r_factor *= self.hns[lo:hi] if self.reset_after else h_prev
+        if self.reset_after:
+            d_rec[:, :, 2 * H:] = r
+        return self._stop_finished(lo, hi, z, z_factor, n_factor)  # dh of a finished one passes back
+
+
+# ======================================================= step-by-step inference
+
+
+class Recurrence:
+    """One layer-direction run forward one step at a time, on arrays, without a graph (sampling).
+
+    rec = Recurrence(LSTMSequence, [w_ih, w_hh, b_ih, b_hh])   arrays (or [w_ih, w_hh] without biases)
+    a = rec.project(x)             x (N, I) -> (N, G): the input side of N steps or characters at once
+    states = rec.step(a, states)   a (B, G) (overwritten), states [(B, H) arrays] -> new states
+
+    The weights are laid out (reordered, halved, transposed) once, when it is made,
+    from their values at that moment: it is a snapshot, so make a new one after the
+    weights change (``rnn.lm.sample`` makes one per call). The step is the one the
+    fused op's forward runs, so the numbers are the same.
+    """
+
+    def __init__(self, op, weights, **options):
+        self.op, self.options = op, options
+        self.layout = op.layout(weights, **options)
+
+    def project(self, x):
+        """x (N, I) -> (N, G): x W_ih^T + the input-side bias, in the op's internal gate order."""
+        return project(self.layout, x[None])[0]
+
+    def step(self, a, states):
+        """a (B, G) from ``project`` (overwritten), states [(B, H)] -> next states [(B, H)], new arrays."""
+        xp = get_array_module(a)
+        outs = [xp.empty_like(states[0]) for _ in range(self.op.n_step_outputs)]
+        self.op.step(self.layout, a, states, outs, **self.options)
+        return outs[:self.op.n_states]
