@@ -109,7 +109,7 @@ def to_numpy(array):
 def is_gpu_array(obj):
     """True for a CuPy array (or a simulated one), without importing CuPy when it is not loaded."""
     module = type(obj).__module__ or ""
-    return module.startswith("cupy") or (_cupy is not None and isinstance(obj, _cupy.ndarray))
+    return module.startswith("cupy") or isinstance(obj, getattr(_cupy, "ndarray", ()))
 
 
 def to_device(array, device):

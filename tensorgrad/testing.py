@@ -371,7 +371,13 @@ class _SimModule(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        value = getattr(self._source, name)
+        try:
+            value = getattr(self._source, name)
+        except AttributeError:
+            raise AttributeError(f"the simulated GPU has no {self.__name__}.{name}: it offers NumPy's "
+                                 "names only; CuPy-only APIs (ElementwiseKernel, RawKernel, fuse, cupyx) "
+                                 "are not simulated, so code behind them needs a NumPy fallback to run "
+                                 "here") from None
         if isinstance(value, numpy.ufunc):
             wrapped = _SimUfunc(value)
         elif isinstance(value, types.ModuleType):
