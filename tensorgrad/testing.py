@@ -4,12 +4,13 @@ CI has no GPU, so code that allocates with ``numpy`` where it should use the
 tensor's array module (``xp = get_array_module(x)``) passes every CPU test and
 fails only on a student's GPU. The simulator moves that failure into CI:
 
-    with tensorgrad.testing.simulated_device():      # device "cuda" is now the simulator
-        model.to("cuda")
-        with tensorgrad.testing.count_ops() as ops:
-            loss = model.loss(*model(tg.tensor(x, device="cuda")))
-            loss.backward()
-        ops.total, ops.by_name.most_common(5)        # array ops: a stand-in for kernel launches
+    from tensorgrad.testing import count_ops, simulated_device
+
+    with simulated_device():                  # device "cuda" is the simulator in this block
+        layer = tg.nn.Linear(8, 4).to("cuda")
+        with count_ops() as ops:
+            layer(tg.randn(16, 8, device="cuda")).tanh().sum().backward()
+    ops.total, ops.by_name.most_common(3)     # array ops: a stand-in for kernel launches
 
 Design:
 
@@ -20,8 +21,11 @@ Design:
   ``TypeError: Unsupported type <class 'numpy.ndarray'>``; Python and NumPy
   scalars mix freely. Implicit conversion to the host (``numpy.asarray(a)``)
   raises CuPy's TypeError; ``a.get()``, ``xp.asnumpy(a)``, ``item()``,
-  ``tolist()`` and ``float()`` are the explicit copies. Index arrays may live on
-  the host (CuPy copies them over); the values assigned into a SimArray may not.
+  ``tolist()`` and ``float()`` are the explicit copies. Where CuPy takes a host
+  array, so does the simulator: index arrays (CuPy copies them over, counted as
+  "host_to_device") and integer arrays giving shapes or axes (read on the
+  host). It is stricter in one place: a host array assigned into a SimArray
+  (``a[i] = host``) raises, where CuPy copies it over for an integer-array index.
 - ``xp`` is a module object standing in for ``cupy``: ``xp.zeros``, ``xp.exp``,
   ``xp.add.at``, ``xp.concatenate``, ... are NumPy's own functions, generated on
   first use by wrapping them (so every NumPy name works, including ones CuPy

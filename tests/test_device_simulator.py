@@ -148,7 +148,7 @@ def _lstm_step_ops(T, B):
     """Array ops of one LSTM forward + backward over (T, B): kernel launches on a GPU."""
     with simulated_device():
         tg.manual_seed(0)
-        layer = rnn.LSTM(3, 4).to("cuda")
+        layer = rnn.LSTM(3, 4, device="cuda")
         x = tg.randn(T, B, 3, device="cuda")
         with count_ops() as ops:
             out, _ = layer(x)
