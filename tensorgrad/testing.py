@@ -274,6 +274,12 @@ class SimArray:
     def __bool__(self):
         return bool(self.get())
 
+    def __copy__(self):
+        return self.copy()  # a new device array, as copy.copy of a NumPy or CuPy array
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
     def __array__(self, dtype=None, copy=None):
         raise TypeError(HOST_CONVERSION_MESSAGE)
 
@@ -309,9 +315,14 @@ class SimArray:
         if name.startswith("_") or name in ("data", "ctypes", "flat"):
             raise AttributeError(f"'SimArray' object has no attribute {name!r}")
         value = getattr(self._a, name)
-        if callable(value):
-            return lambda *args, **kwargs: _call(name, value, args, kwargs, owner=self._a)
-        return _wrap(value)
+        if not callable(value):
+            return _wrap(value)
+
+        def method(*args, **kwargs):
+            result = _call(name, value, args, kwargs, owner=self._a)
+            # a.astype(a.dtype, copy=False) is a itself, as in NumPy and CuPy
+            return self if type(result) is SimArray and result._a is self._a else result
+        return method
 
 
 for _name, _ufunc in [("add", numpy.add), ("sub", numpy.subtract), ("mul", numpy.multiply),
@@ -408,7 +419,7 @@ def _to_device(name, a, dtype, copy):
             _count("host_to_device")
         elif out is not raw:
             _count(name)
-    return SimArray(out)
+    return a if out is raw and on_device else SimArray(out)
 
 
 xp = _SimModule("tensorgrad.testing.xp", numpy)

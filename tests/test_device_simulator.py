@@ -6,6 +6,8 @@ with numpy (or converted to the host implicitly) where the tensor's array
 module should have been used: the same code fails on a real GPU.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,15 @@ def test_numpy_functions_on_device_arrays_stay_on_the_device():
                          (xp.einsum("ij,kj->ik", a, a), np.einsum("ij,kj->ik", h, h))]:
         assert type(device) is SimArray  # a reduction to one number too: a 0-d array, as in CuPy
         np.testing.assert_array_equal(device.get(), host)
+
+
+def test_copies_stay_on_the_device_and_no_copy_means_the_same_array():
+    a = xp.ones(3)
+    assert a.astype(a.dtype, copy=False) is a and xp.asarray(a) is a
+    for b in (copy.copy(a), copy.deepcopy(a), a.copy(), xp.array(a)):
+        assert type(b) is SimArray
+        b[0] = 5.0
+        assert a[0].item() == 1.0
 
 
 def test_host_index_arrays_are_copied_over_as_in_cupy():
