@@ -10,7 +10,9 @@ when tensorgrad is imported.
 
 import numpy
 
-_cupy = None  # the cupy module, once a GPU has been asked for and found usable
+# The GPU's array module: cupy, once a GPU has been asked for and found usable, or
+# tensorgrad.testing's simulated GPU while its simulated_device() block runs.
+_cupy = None
 _default = "numpy"
 
 BACKENDS = ("numpy", "cupy")
@@ -105,9 +107,9 @@ def to_numpy(array):
 
 
 def is_gpu_array(obj):
-    """True for a CuPy array, without importing CuPy when it is not loaded."""
+    """True for a CuPy array (or a simulated one), without importing CuPy when it is not loaded."""
     module = type(obj).__module__ or ""
-    return module.startswith("cupy")
+    return module.startswith("cupy") or isinstance(obj, getattr(_cupy, "ndarray", ()))
 
 
 def to_device(array, device):

@@ -1,9 +1,11 @@
-"""Shared fixtures: every backend-parametrized test runs on NumPy, and on CuPy where a GPU is usable."""
+"""Shared fixtures: every device-parametrized test runs on NumPy, on the simulated GPU of
+tensorgrad.testing (which refuses host NumPy arrays as CuPy does), and on CuPy where a GPU is usable."""
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 import tensorgrad as tg
+from tensorgrad.testing import simulated_device
 
 # Reproducible property tests: the same examples on every run, no wall-clock deadline (CI is noisy).
 settings.register_profile("tensorgrad", deadline=None, derandomize=True, max_examples=25,
@@ -13,10 +15,60 @@ settings.load_profile("tensorgrad")
 _gpu = pytest.mark.skipif(not tg.cuda_available(), reason="CuPy backend needs CuPy and a usable GPU")
 
 
-@pytest.fixture(scope="session", params=["cpu", pytest.param("cuda", marks=_gpu)])
+@pytest.fixture(scope="session", params=["cpu", "sim", pytest.param("cuda", marks=_gpu)])
 def device(request):
-    """The device name a test should create its tensors on."""
-    return request.param
+    """The device name a test should create its tensors on ("sim" poses as "cuda", see _simulated)."""
+    return "cuda" if request.param == "sim" else request.param
+
+
+@pytest.fixture(autouse=True)
+def _simulated(request):
+    """Run a test whose device parameter is "sim" inside simulated_device().
+
+    Autouse and function-scoped, while ``device`` stays session-scoped, so that
+    hypothesis tests may take ``device`` (it refuses function-scoped fixtures).
+    """
+    spec = getattr(request.node, "callspec", None)
+    if spec is None or spec.params.get("device") != "sim":
+        yield
+        return
+    with simulated_device():
+        yield
+
+
+@pytest.fixture
+def simulated_gpu():
+    """Device "cuda" is the simulated GPU while the test runs; gives its array module xp."""
+    with simulated_device() as xp:
+        yield xp
+
+
+# Device tests that fail on the simulated GPU, as they would on a real one; each names its cause.
+# strict: once the cause is fixed the test passes, and the entry must go.
+_TEST_CONVERTS = ("the test hands a device array to np.testing, an implicit host conversion that CuPy "
+                  "refuses; compare .numpy() / tg.tensor(grad).numpy() instead")
+SIMULATOR_XFAILS = {
+    **{f"tests/test_backward.py::{name}[sim]": _TEST_CONVERTS for name in (
+        "test_retain_graph_allows_a_second_backward_that_accumulates",
+        "test_backward_with_explicit_grad_on_non_scalar", "test_gradients_accumulate_across_backward_calls",
+        "test_diamond_graph_sums_both_paths", "test_leaf_gradients_are_never_the_same_array",
+        "test_retain_grad_keeps_an_intermediate_gradient", "test_detach_cuts_history_and_shares_data",
+        "test_backward_on_a_leaf_sets_its_own_grad", "test_custom_function_backward",
+        "test_multi_output_function_gets_none_for_unused_output",
+        "test_multi_output_function_sums_both_outputs")},
+    **{f"tests/test_op_gradients.py::{name}[sim]": _TEST_CONVERTS for name in (
+        "test_max_splits_gradient_between_ties", "test_repeated_integer_index_sends_gradient_twice",
+        "test_boolean_tensor_mask_indexing")},
+    "tests/test_functional.py::test_gelu_gradient[sim-none]":
+        "ops.erf_array uses cupyx.scipy.special.erf on a GPU, a CuPy-only API the simulator lacks",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = SIMULATOR_XFAILS.get(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture(autouse=True)
