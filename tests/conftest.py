@@ -45,20 +45,7 @@ def simulated_gpu():
 
 # Device tests that fail on the simulated GPU, as they would on a real one; each names its cause.
 # strict: once the cause is fixed the test passes, and the entry must go.
-_TEST_CONVERTS = ("the test hands a device array to np.testing, an implicit host conversion that CuPy "
-                  "refuses; compare .numpy() / tg.tensor(grad).numpy() instead")
 SIMULATOR_XFAILS = {
-    **{f"tests/test_backward.py::{name}[sim]": _TEST_CONVERTS for name in (
-        "test_retain_graph_allows_a_second_backward_that_accumulates",
-        "test_backward_with_explicit_grad_on_non_scalar", "test_gradients_accumulate_across_backward_calls",
-        "test_diamond_graph_sums_both_paths", "test_leaf_gradients_are_never_the_same_array",
-        "test_retain_grad_keeps_an_intermediate_gradient", "test_detach_cuts_history_and_shares_data",
-        "test_backward_on_a_leaf_sets_its_own_grad", "test_custom_function_backward",
-        "test_multi_output_function_gets_none_for_unused_output",
-        "test_multi_output_function_sums_both_outputs")},
-    **{f"tests/test_op_gradients.py::{name}[sim]": _TEST_CONVERTS for name in (
-        "test_max_splits_gradient_between_ties", "test_repeated_integer_index_sends_gradient_twice",
-        "test_boolean_tensor_mask_indexing")},
     "tests/test_functional.py::test_gelu_gradient[sim-none]":
         "ops.erf_array uses cupyx.scipy.special.erf on a GPU, a CuPy-only API the simulator lacks",
 }

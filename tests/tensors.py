@@ -3,6 +3,7 @@
 import numpy as np
 
 import tensorgrad as tg
+from tensorgrad import backend
 
 
 def f64(array, device="cpu", requires_grad=True):
@@ -30,3 +31,8 @@ def distinct(shape, seed, device="cpu"):
     n = int(np.prod(shape))
     values = np.random.default_rng(seed).permutation(n) * 0.05 - 0.025 * n
     return f64(values.reshape(shape), device)
+
+
+def host(array):
+    """``array`` copied to the host explicitly (a GPU array refuses np.testing's implicit conversion)."""
+    return backend.to_numpy(array)

@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from tensors import f64
+from tensors import f64, host
 
 import tensorgrad as tg
 
@@ -30,7 +30,7 @@ def test_100k_step_unrolled_chain_backprops_without_recursion_error():
         da = dh * (1 - hs[t + 1] ** 2)
         dW += np.outer(hs[t], da)
         dh = da @ W0.T
-    np.testing.assert_allclose(W.grad, dW, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(W.grad), dW, rtol=1e-10, atol=1e-12)
 
 
 def test_second_backward_through_freed_graph_names_retain_graph(device):
@@ -55,7 +55,7 @@ def test_retain_graph_allows_a_second_backward_that_accumulates(device):
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad, [4.0, 8.0])
+    np.testing.assert_allclose(host(x.grad), [4.0, 8.0])
 
 
 def test_backward_on_non_scalar_without_grad_explains_how_to_fix(device):
@@ -68,7 +68,7 @@ def test_backward_with_explicit_grad_on_non_scalar(device):
     x = f64([1.0, 2.0], device)
     (x * 3).backward(grad=np.array([1.0, 10.0]) if device == "cpu" else tg.tensor([1.0, 10.0],
                      dtype=np.float64, device=device))
-    np.testing.assert_allclose(x.grad, [3.0, 30.0])
+    np.testing.assert_allclose(host(x.grad), [3.0, 30.0])
 
 
 def test_backward_grad_of_wrong_shape_is_rejected(device):
@@ -87,7 +87,7 @@ def test_gradients_accumulate_across_backward_calls(device):
     x = f64([1.0, 2.0], device)
     (x * 2).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad, [5.0, 5.0])
+    np.testing.assert_allclose(host(x.grad), [5.0, 5.0])
 
 
 def test_diamond_graph_sums_both_paths(device):
@@ -96,7 +96,7 @@ def test_diamond_graph_sums_both_paths(device):
     y = (a * a + a.exp()).sum()  # a is used twice
     y.backward()
     t = np.tanh([0.5, -1.0])
-    np.testing.assert_allclose(x.grad, (2 * t + np.exp(t)) * (1 - t**2), rtol=1e-12)
+    np.testing.assert_allclose(host(x.grad), (2 * t + np.exp(t)) * (1 - t**2), rtol=1e-12)
 
 
 def test_leaf_gradients_are_never_the_same_array(device):
@@ -104,14 +104,14 @@ def test_leaf_gradients_are_never_the_same_array(device):
     (a + b).sum().backward()
     assert a.grad is not b.grad
     a.grad *= 10  # clipping or an optimizer may scale in place
-    np.testing.assert_allclose(b.grad, [1.0])
+    np.testing.assert_allclose(host(b.grad), [1.0])
 
 
 def test_retain_grad_keeps_an_intermediate_gradient(device):
     x = f64([1.0, 2.0], device)
     h = (x * 3).retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad, [6.0, 12.0])
+    np.testing.assert_allclose(host(h.grad), [6.0, 12.0])
     assert h.grad_fn is not None
 
 
@@ -141,13 +141,13 @@ def test_detach_cuts_history_and_shares_data(device):
     assert d.is_leaf and not d.requires_grad
     y = (d * x).sum()
     y.backward()
-    np.testing.assert_allclose(x.grad, [2.0, 4.0])  # no gradient through d
+    np.testing.assert_allclose(host(x.grad), [2.0, 4.0])  # no gradient through d
 
 
 def test_backward_on_a_leaf_sets_its_own_grad(device):
     x = f64([3.0], device)
     x.backward()
-    np.testing.assert_allclose(x.grad, [1.0])
+    np.testing.assert_allclose(host(x.grad), [1.0])
 
 
 class _Twice(tg.Function):
@@ -188,7 +188,7 @@ class _SplitHalves(tg.Function):
 def test_custom_function_backward(device):
     x = f64([1.0, -2.0], device)
     _Twice.apply(x).sum().backward()
-    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+    np.testing.assert_allclose(host(x.grad), [2.0, 2.0])
 
 
 def test_custom_backward_returning_wrong_count_is_named(device):
@@ -207,14 +207,14 @@ def test_multi_output_function_gets_none_for_unused_output(device):
     x = f64([1.0, 2.0, 3.0, 4.0], device)
     first, second = _SplitHalves.apply(x)
     second.sum().backward()
-    np.testing.assert_allclose(x.grad, [0.0, 0.0, 2.0, 2.0])
+    np.testing.assert_allclose(host(x.grad), [0.0, 0.0, 2.0, 2.0])
 
 
 def test_multi_output_function_sums_both_outputs(device):
     x = f64([1.0, 2.0, 3.0, 4.0], device)
     first, second = _SplitHalves.apply(x)
     (first.sum() * 3 + second.sum()).backward()
-    np.testing.assert_allclose(x.grad, [3.0, 3.0, 2.0, 2.0])
+    np.testing.assert_allclose(host(x.grad), [3.0, 3.0, 2.0, 2.0])
 
 
 def test_retain_grad_on_a_constant_is_an_error():
