@@ -144,7 +144,8 @@ def check_input(owner, x, input_size, dtype, allowed_ndims):
                          f"was built with input_size={input_size}")
     if x.dtype != dtype:
         raise TypeError(f"{owner}: input is {x.dtype} but the weights are {numpy.dtype(dtype)}; convert "
-                        f"the input with .astype(...) or build the module with dtype={x.dtype}")
+                        f"the input (x.to({numpy.dtype(dtype).name})) or the module (module.to({x.dtype.name}), "
+                        "e.g. .double() / .float(), or build it with dtype=...)")
 
 
 def check_state(owner, name, h, shape, like):
@@ -176,8 +177,12 @@ class _Cell(Module):
         self.input_size = check_size(name, "input_size", input_size)
         self.hidden_size = check_size(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        self.dtype = numpy.dtype(dtype)
         init_weights(self, "", self.input_size, self.hidden_size, self.n_gates, self.bias, dtype, device)
+
+    @property
+    def dtype(self):
+        """The weights' dtype (read from them, so .double() / .to(dtype) keep it true, as in PyTorch)."""
+        return self.weight_ih.dtype
 
     def options(self):
         return {}

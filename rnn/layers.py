@@ -82,7 +82,6 @@ class _Recurrent(Module):
             raise ValueError(f"{name}: dropout must be a probability in [0, 1], got {dropout!r}")
         self.dropout = float(dropout)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dtype = numpy.dtype(dtype)
         self.num_directions = 2 if self.bidirectional else 1
         # Registered in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, *_reverse, l1 ...
         for layer in range(self.num_layers):
@@ -90,6 +89,11 @@ class _Recurrent(Module):
             for suffix in self._suffixes(layer):
                 init_weights(self, suffix, layer_input, self.hidden_size, self.n_gates, self.bias,
                              dtype, device)
+
+    @property
+    def dtype(self):
+        """The weights' dtype (read from them, so .double() / .to(dtype) keep it true, as in PyTorch)."""
+        return self.weight_ih_l0.dtype
 
     def _suffixes(self, layer):
         return [f"_l{layer}", f"_l{layer}_reverse"][:self.num_directions]

@@ -313,3 +313,16 @@ def test_layer_gives_the_same_numbers_on_every_device(kind, device):
                        + [tg.tensor(p.grad).numpy() for p in layer.parameters()])
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("make", [lambda: rnn.GRU(2, 3), lambda: rnn.LSTM(2, 3, num_layers=2),
+                                  lambda: rnn.LSTMCell(2, 3), lambda: rnn.RNNCell(2, 3)])
+def test_double_makes_the_module_take_float64_input(make):
+    module = make().double()  # torch habit: .double() casts the weights, and the module follows them
+    shape = (1, 2) if isinstance(module, rnn.cells._Cell) else (4, 1, 2)
+    x = tg.randn(*shape, dtype=np.float64)
+    out = module(x)
+    out = out[0] if isinstance(out, tuple) else out
+    assert module.dtype == np.float64 and out.dtype == np.float64
+    with pytest.raises(TypeError, match=r"module.to\(float32\)|x.to\(float64\)"):
+        module(x.float())
