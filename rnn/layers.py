@@ -65,6 +65,18 @@ def check_lengths(owner, lengths, T, B):
     return arr.astype(numpy.int64)
 
 
+def layer_repr(layer):
+    """The repr arguments every recurrent layer shares, PyTorch style: "8, 16, num_layers=2, batch_first=True"."""
+    s = f"{layer.input_size}, {layer.hidden_size}"
+    if layer.num_layers != 1:
+        s += f", num_layers={layer.num_layers}"
+    if not layer.bias:
+        s += ", bias=False"
+    if layer.batch_first:
+        s += ", batch_first=True"
+    return s
+
+
 class _Recurrent(Module):
     """What RNN, LSTM and GRU share: arguments, parameters, and the loop over layers and directions."""
 
@@ -185,13 +197,7 @@ class _Recurrent(Module):
         return states
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
+        s = layer_repr(self)
         if self.dropout:
             s += f", dropout={self.dropout}"
         if self.bidirectional:

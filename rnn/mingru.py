@@ -42,7 +42,7 @@ from tensorgrad.nn import Module, Parameter
 from tensorgrad.random import uniform
 
 from .cells import check_input, check_size, check_state
-from .layers import check_lengths
+from .layers import check_lengths, layer_repr
 from .scan import linear_recurrence, log_linear_recurrence
 
 MODES = ("parallel", "sequential", "log")
@@ -208,11 +208,4 @@ class MinGRU(Module):
         return inp, h_new
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        return s + f", mode={self.mode!r}"
+        return layer_repr(self) + f", mode={self.mode!r}"
