@@ -143,8 +143,8 @@ def check_input(owner, x, input_size, dtype, allowed_ndims):
         raise ValueError(f"{owner}: input has {x.shape[-1]} features (shape {x.shape}) but the module "
                          f"was built with input_size={input_size}")
     if x.dtype != dtype:
-        raise TypeError(f"{owner}: input is {x.dtype} but the weights are {numpy.dtype(dtype)}; convert "
-                        f"the input (x.to({numpy.dtype(dtype).name})) or the module (module.to({x.dtype.name}), "
+        raise TypeError(f"{owner}: input is {x.dtype} but the weights are {numpy.dtype(dtype)}; convert the "
+                        f"input (x.to({numpy.dtype(dtype).name})) or the module (module.to({x.dtype.name}), "
                         "e.g. .double() / .float(), or build it with dtype=...)")
 
 

@@ -66,7 +66,7 @@ def check_lengths(owner, lengths, T, B):
 
 
 def layer_repr(layer):
-    """The repr arguments every recurrent layer shares, PyTorch style: "8, 16, num_layers=2, batch_first=True"."""
+    """The repr arguments all recurrent layers share, as PyTorch writes them: "8, 16, num_layers=2"."""
     s = f"{layer.input_size}, {layer.hidden_size}"
     if layer.num_layers != 1:
         s += f", num_layers={layer.num_layers}"
