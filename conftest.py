@@ -33,7 +33,7 @@ _over_budget = set()
 
 
 def pytest_addoption(parser):
-    parser.addini("lesson_time_budget", "seconds of cell time each lesson notebook may use", default="120")
+    parser.addini("lesson_time_budget", "seconds of cell time each lesson notebook may use", default="60")
 
 
 def pytest_configure(config):

@@ -1,13 +1,18 @@
 """The lesson notebooks: hygiene of the committed solution versions, and real exercises.
 
 nbval (configured in pyproject.toml) re-runs each lesson and compares its outputs;
-these tests check what nbval does not: the stored notebooks are tidy, and the
-student version that ``tools/lessons.py student`` writes fails every exercise check.
+these tests check what nbval does not: the stored notebooks are tidy (no machine
+paths in their outputs), the student version that ``tools/lessons.py student``
+writes fails every exercise check, and every check rejects the exercise's
+known-wrong answers (``tools/lessons.py wrong-answers``).
 """
 
 import importlib.util
+import json
+import re
 import shutil
 import subprocess
+import symtable
 import sys
 from pathlib import Path
 
@@ -46,6 +51,31 @@ def tags(cell):
 
 def errors(cell):
     return [o for o in cell.get("outputs", []) if o.output_type == "error"]
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# A path that starts at a machine's root (a traceback's "File /work/main/...", a warning's
+# "/home/me/.venv/..."), or at a Windows drive letter.
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:/(?:home|root|tmp|work|Users|usr|opt|var|private|mnt|srv)/"
+                           r"|[A-Za-z]:\\\\?[\w.-])")
+
+
+def text_outputs(cell):
+    """Every text a code cell stores: streams, text/* and JSON data, errors with their tracebacks."""
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            yield output.text
+        elif output.output_type == "error":
+            yield from (output.ename, output.evalue, *output.traceback)
+        else:
+            for mime, value in output.get("data", {}).items():
+                if not mime.startswith("image/"):  # base64 images can hold anything
+                    yield value if isinstance(value, str) else json.dumps(value)
+
+
+def absolute_paths(text):
+    """The lines of ``text`` (ANSI colours removed) that hold an absolute machine path."""
+    return [line for line in ANSI_ESCAPE.sub("", text).splitlines() if ABSOLUTE_PATH.search(line)]
 
 
 def test_lessons_exist_and_are_numbered_from_00():
@@ -95,6 +125,80 @@ def test_no_timing_or_widget_metadata(path):
     assert "widgets" not in nb.metadata
     for cell in nb.cells:
         assert "execution" not in cell.metadata, f"cell {cell.id} stores execution timings"
+
+
+@by_name
+def test_no_absolute_machine_paths_in_stored_outputs(path):
+    # A stored path names the machine that ran the lesson and changes from checkout to checkout.
+    found = [f"cell {cell.id}: {line.strip()}" for cell in code_cells(read(path))
+             for text in text_outputs(cell) for line in absolute_paths(text)]
+    assert not found, "stored outputs hold absolute paths:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("text", [
+    "\x1b[0;32mFile \x1b[0;32m/work/main/tensorgrad/tensor.py:126\x1b[0m, in Tensor.backward",
+    "/home/me/.venv/lib/python3.11/site-packages/numpy/core/fromnumeric.py:88: RuntimeWarning",
+    "  File \"/usr/lib/python3.11/json/decoder.py\", line 337",
+    "could not open '/tmp/pytest-7/x.npz'",
+    "/Users/ada/lessons/00_autodiff.ipynb",
+    "C:\\Users\\ada\\lessons\\00_autodiff.ipynb",
+])
+def test_absolute_path_finder_catches_machine_paths(text):
+    assert absolute_paths(text)
+
+
+@pytest.mark.parametrize("text", [
+    "<cell>.py:3: UserWarning: shapes differ",
+    "loss 0.0123 / 2 = 0.0062; steps 10/20",
+    "see lessons/README.md and rnn/bptt.py",
+    "https://example.org/home/page",
+    "tensor([1., 2.], shape=(2,), dtype=float32, device=cpu)",
+])
+def test_absolute_path_finder_leaves_ordinary_text_alone(text):
+    assert absolute_paths(text) == []
+
+
+def global_names(source):
+    """(names a cell's code reads as globals, names it binds at top level), from Python's symbol table."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    table = symtable.symtable(TransformerManager().transform_cell(source), "<cell>", "exec")
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    reads, scopes = set(), [table]
+    while scopes:
+        scope = scopes.pop()
+        top = scope.get_type() == "module"  # a str, or a StrEnum from Python 3.13
+        reads |= {s.get_name() for s in scope.get_symbols() if s.is_referenced() and (top or s.is_global())}
+        scopes.extend(scope.get_children())
+    return reads - binds, binds
+
+
+def check_cell_names_used_later(nb):
+    """[(cell id, name, check cell id)]: a later cell reads a name whose last binding was in a check cell."""
+    bound_in, found = {}, []  # name -> the cell that last bound it, and whether it is a check cell
+    for cell in code_cells(nb):
+        reads, binds = global_names(cell.source)
+        found += [(cell.id, name, bound_in[name][0]) for name in sorted(reads)
+                  if name in bound_in and bound_in[name][1]]
+        bound_in.update({name: (cell.id, tool.is_check_cell(cell)) for name in binds})
+    return found
+
+
+@by_name
+def test_no_cell_reads_a_name_that_a_check_cell_defined(path):
+    # A check cell is locked and graded; a demo that reads its variables breaks when the check changes,
+    # and a student's failed check leaves the demo without them.
+    found = check_cell_names_used_later(read(path))
+    assert not found, "\n".join(f"cell {cell} reads {name!r}, last defined by check cell {check}"
+                                for cell, name, check in found)
+
+
+def test_check_cell_name_audit_finds_a_demo_using_a_check_variable():
+    cells = [_check_cell("B = 4\ndef helper(n):\n    return n\nprint('OK')", "c"),
+             nbformat.v4.new_code_cell("def shape(H):\n    return (B, H)\nprint(helper(1))"),
+             nbformat.v4.new_code_cell("B = 2\nprint(B)")]
+    found = check_cell_names_used_later(nbformat.v4.new_notebook(cells=cells))
+    assert [(name, check) for _, name, check in found] == [("B", cells[0].id), ("helper", cells[0].id)]
 
 
 @by_name
@@ -189,6 +293,141 @@ def test_student_version_fails_every_exercise_check(path, tmp_path):
         raised = [e.ename for e in errors(cell)]
         assert raised and raised[0] in STUDENT_CHECK_ERRORS, (
             f"check cell {cell.id} should fail on the student version, got {raised or 'no error'}")
+
+
+@by_name
+def test_student_version_holds_no_wrong_answers(path, tmp_path):
+    solution = read(path)
+    answers = [a for c in solution.cells for a in c.metadata.get(tool.WRONG_ANSWERS, [])]
+    assert answers, "the lesson lists no known-wrong answers"
+    [student_path] = tool.write_student_versions([path], tmp_path)
+    student = read(student_path)
+    assert not any(tool.WRONG_ANSWERS in c.metadata for c in student.cells)
+    stored = json.dumps(student)
+    for answer in answers:
+        for text in (answer["mistake"], answer["source"].strip()):
+            assert json.dumps(text)[1:-1] not in stored, f"the student version shows {text!r}"
+
+
+# ------------------------------------------------------------ known-wrong answers
+
+
+@by_name
+def test_known_wrong_answers_fail_their_checks(path):
+    # One kernel per lesson: at each exercise the stub, every known-wrong answer and the solution
+    # go in the marked region, each followed by the check cell (tools/lessons.py wrong-answers).
+    report = tool.check_exercises(path)
+    problems = report.all_problems()
+    summary = "\n".join(ex.summary() for ex in report.exercises)
+    assert not problems, "\n".join(problems) + "\n\n" + summary
+
+
+def test_wrong_answer_is_indented_like_the_stub():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    wrong = "y = x * x\n\nreturn y".split("\n")
+    replaced, _ = tool._replace_solution_region(source, wrong)
+    assert replaced == "def f(x):\n    y = x * x\n\n    return y\n"
+
+
+def _solution_cell(source, grade_id, wrong_answers=None):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": False, "grade_id": grade_id, "locked": False,
+                                 "schema_version": 3, "solution": True, "task": False}
+    if wrong_answers is not None:
+        cell.metadata[tool.WRONG_ANSWERS] = [{"mistake": m, "source": s} for m, s in wrong_answers]
+    return cell
+
+
+def _check_cell(source, grade_id):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["tags"] = [tool.CHECK_TAG]
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": 1,
+                                 "schema_version": 3, "solution": False, "task": False}
+    return cell
+
+
+DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
+
+
+def test_an_exercise_with_fewer_than_three_wrong_answers_is_a_problem():
+    cell = _solution_cell(DOUBLE, "double", [("squares", "return x * x"), ("adds 2", "return x + 2")])
+    _, problems = tool._wrong_answer_problems(cell)
+    assert any("has 2 known-wrong answers" in p for p in problems)
+
+
+def test_wrong_answers_kept_under_the_nbgrader_metadata_are_a_problem():
+    cell = _solution_cell(DOUBLE, "double")
+    cell.metadata["nbgrader"][tool.WRONG_ANSWERS] = []
+    _, problems = tool._wrong_answer_problems(cell)
+    assert any("under the nbgrader metadata" in p for p in problems)
+
+
+def test_a_lesson_from_02_on_with_one_exercise_is_a_problem():
+    nb = nbformat.v4.new_notebook(cells=[_solution_cell(DOUBLE, "double"), _check_cell("pass", "c")])
+    assert tool.lesson_structure_problems(Path("01_x.ipynb"), nb) == []
+    [problem] = tool.lesson_structure_problems(Path("02_x.ipynb"), nb)
+    assert "has 1 exercises" in problem
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory):
+    """check_exercises on a small lesson: one exercise with a weak check, one without a check cell."""
+    wrong = [("squares", "return x * x"),
+             ("adds 2", "return x + 2"),
+             ("right only for small x", "return 2 * x if x < 10 else x"),
+             ("does not compile", "return 2 *")]
+    cells = [nbformat.v4.new_code_cell("import math"),
+             _solution_cell(DOUBLE, "double", wrong),
+             nbformat.v4.new_markdown_cell("The check tries one value only."),
+             _check_cell("assert double(3) == 6, f'double(3) = {double(3)}, not 6'\nprint('OK: double')",
+                         "double_check"),
+             _solution_cell("def half(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
+                            "half", [("a", "return x"), ("b", "return x"), ("c", "return x")]),
+             nbformat.v4.new_code_cell("print(half(4))")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    path = tmp_path_factory.mktemp("lessons") / "02_tiny.ipynb"
+    nbformat.write(nb, path)
+    return tool.check_exercises(path)
+
+
+def test_check_exercises_tries_the_stub_and_the_solution(tiny_report):
+    double = tiny_report.exercises[0]
+    assert double.stub.failed_in == "check" and double.stub.error.startswith("NotImplementedError")
+    assert double.solution.failed_in is None and double.solution.printed == "OK: double"
+
+
+def test_check_exercises_counts_the_wrong_answers_the_check_rejects(tiny_report):
+    double = tiny_report.exercises[0]
+    assert [a.rejected for a in double.wrong] == [True, True, False, False]
+    assert double.summary() == "double: solution passes, stripped version fails, 2/4 wrong answers rejected"
+
+
+def test_check_exercises_reports_a_wrong_answer_that_gets_through(tiny_report):
+    problems = tiny_report.all_problems()
+    assert any("exercise double: wrong answer 'right only for small x' got through: the check passed "
+               "(printed 'OK: double')" in p for p in problems), problems
+    assert any("wrong answer 'does not compile' does not compile (SyntaxError" in p for p in problems)
+
+
+def test_check_exercises_reports_an_exercise_without_a_check_cell(tiny_report):
+    problems = tiny_report.all_problems()
+    assert "02_tiny.ipynb: exercise half: is not followed by a code cell tagged 'exercise-check'" in problems
+
+
+def test_wrong_answers_command_exits_nonzero_and_names_what_got_through(tmp_path):
+    cells = [_solution_cell(DOUBLE, "double", [("squares", "return x * x"), ("adds 2", "return x + 2"),
+                                               ("small x only", "return 2 * x if x < 10 else x")]),
+             _check_cell("assert double(3) == 6\nprint('OK')", "double_check")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "00_one.ipynb")
+    tool_path = ROOT / "tools" / "lessons.py"
+    result = subprocess.run([sys.executable, str(tool_path), "wrong-answers", str(tmp_path / "00_one.ipynb")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "double: solution passes, stripped version fails, 2/3 wrong answers rejected" in result.stdout
+    assert "NOT REJECTED: small x only: the check passed (printed 'OK')" in result.stdout
 
 
 # ------------------------------------------------------- the nbval setup itself

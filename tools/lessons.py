@@ -2,6 +2,7 @@
 
     python3 tools/lessons.py regenerate [NOTEBOOK ...]      re-execute lessons in place (all by default)
     python3 tools/lessons.py student [--out DIR] [NOTEBOOK ...]   solutions stripped, outputs cleared
+    python3 tools/lessons.py wrong-answers [-v] [NOTEBOOK ...]    each check rejects its known-wrong answers
 
 ``lessons/NN_topic.ipynb`` is the solution version, committed with outputs that
 nbval compares on every test run. Exercises follow nbgrader's conventions: the
@@ -10,6 +11,15 @@ whose metadata says ``nbgrader.solution: true``; the student version replaces
 that region with ``# YOUR CODE HERE`` / ``raise NotImplementedError()`` at the
 same indentation, exactly as nbgrader's ClearSolutions does, so an instructor
 can also hand the solution notebooks to nbgrader itself.
+
+Each solution cell also lists, in its metadata under ``wrong_answers``, the
+mistakes students really make: ``[{"mistake": "...", "source": "..."}, ...]``,
+each ``source`` a replacement for the marked region written at indentation 0.
+``wrong-answers`` runs a lesson in one kernel and, at each exercise, puts the
+stub, then every wrong answer, then the real solution in the marked region,
+each followed by the exercise's check cell: the check must fail on the stub and
+on every wrong answer, and pass on the solution. The student version drops the
+list.
 
 Both commands pin the same environment as the test run (see PINNED_ENV and the
 root conftest.py) and run the kernel on this interpreter, as
@@ -22,6 +32,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -46,6 +57,9 @@ BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = ["YOUR ANSWER HERE"]
 CHECK_TAG = "exercise-check"
+WRONG_ANSWERS = "wrong_answers"  # cell metadata key: the known-wrong answers of an exercise
+MIN_WRONG_ANSWERS = 3
+MIN_EXERCISES_FROM_LESSON_02 = 2  # lessons 00 and 01 may have fewer
 
 
 def pin_environment():
@@ -95,13 +109,16 @@ def execute(nb, cwd, allow_errors=False, timeout=CELL_TIMEOUT_S):
     """Run every code cell of ``nb`` in place in a fresh kernel started in ``cwd``; returns nb.
 
     Cells tagged ``raises-exception`` may raise; any other error stops the run
-    unless ``allow_errors``. No timing metadata is written (record_timing=False).
+    unless ``allow_errors``. No timing metadata is written (record_timing=False),
+    and each cell's consecutive stdout/stderr messages are merged into one
+    output (how the kernel happened to split a cell's prints varies from run
+    to run; nbval merges them too before comparing).
     """
     from nbclient import NotebookClient
 
     pin_environment()
     client = NotebookClient(nb, km=_current_env_kernel_manager(), timeout=timeout,
-                            allow_errors=allow_errors, record_timing=False,
+                            allow_errors=allow_errors, record_timing=False, coalesce_streams=True,
                             resources={"metadata": {"path": str(cwd)}})
     client.execute()
     return nb
@@ -133,7 +150,7 @@ def _replace_solution_region(source, stub):
                 raise ValueError("nested BEGIN SOLUTION markers")
             in_solution = replaced = True
             indent = re.match(r"\s*", line).group(0)
-            lines.extend(indent + s for s in stub)
+            lines.extend(indent + s if s.strip() else s for s in stub)
         elif END_SOLUTION in line:
             in_solution = False
         elif not in_solution:
@@ -164,6 +181,7 @@ def student_version(nb):
             source = "\n".join(stub)
         cell.source = source
         cell.metadata.pop("execution", None)
+        cell.metadata.pop(WRONG_ANSWERS, None)  # the list of wrong answers would give the answer away
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -183,6 +201,236 @@ def write_student_versions(paths, out):
     return written
 
 
+# ------------------------------------------------------------ known-wrong answers
+
+
+@dataclass
+class Attempt:
+    """What one version of an exercise did when its check cell ran after it.
+
+    failed_in: None (the check passed), "exercise" (the exercise cell itself
+    raised) or "check"; error: "Name: first line of the message"; printed: the
+    first line the check printed.
+    """
+
+    label: str
+    failed_in: str | None = None
+    error: str = ""
+    printed: str = ""
+
+    @property
+    def compiles(self):
+        syntax = self.error.startswith(("SyntaxError", "IndentationError"))
+        return not (self.failed_in == "exercise" and syntax)
+
+    @property
+    def rejected(self):
+        """The check (or the exercise cell itself, at run time) caught this version."""
+        return self.failed_in is not None and self.compiles
+
+    def describe(self):
+        if self.failed_in is None:
+            return f"the check passed (printed {self.printed!r})" if self.printed else "the check passed"
+        return f"the {self.failed_in} cell raised {self.error}"
+
+
+@dataclass
+class ExerciseReport:
+    """One exercise: its stripped version, known-wrong answers and solution, each run with its check."""
+
+    grade_id: str
+    cell_index: int
+    stub: Attempt | None = None
+    solution: Attempt | None = None
+    wrong: list = field(default_factory=list)  # Attempts, one per known-wrong answer
+    problems: list = field(default_factory=list)
+
+    def summary(self):
+        """'hypot: solution passes, stripped version fails, 4/4 wrong answers rejected'."""
+        parts = []
+        if self.solution is not None:
+            parts.append("solution passes" if self.solution.failed_in is None else "solution FAILS")
+        if self.stub is not None:
+            parts.append("stripped version fails" if self.stub.failed_in else "stripped version PASSES")
+        rejected = sum(a.rejected for a in self.wrong)
+        parts.append(f"{rejected}/{len(self.wrong)} wrong answers rejected")
+        return f"{self.grade_id}: " + ", ".join(parts)
+
+
+@dataclass
+class LessonReport:
+    path: Path
+    exercises: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # about the lesson as a whole
+    seconds: float = 0.0
+
+    def all_problems(self):
+        """Every problem found, one readable line each, naming the lesson and the exercise."""
+        lines = [f"{self.path.name}: {p}" for p in self.problems]
+        for ex in self.exercises:
+            lines.extend(f"{self.path.name}: exercise {ex.grade_id}: {p}" for p in ex.problems)
+        return lines
+
+
+def _error_of(cell):
+    error = next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+    if error is None:
+        return None
+    message = (error.evalue.strip().splitlines() or [""])[0]
+    return f"{error.ename}: {message[:200]}" if message else error.ename
+
+
+def _first_printed_line(cell):
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _try_exercise(client, nb, solution_index, check_index, source, label):
+    """Run the exercise cell with ``source``, then its check cell (copies: nb keeps its sources)."""
+    exercise = copy.deepcopy(nb.cells[solution_index])
+    exercise.source = source
+    client.execute_cell(exercise, solution_index)
+    error = _error_of(exercise)
+    if error is not None:
+        return Attempt(label, "exercise", error)
+    check = copy.deepcopy(nb.cells[check_index])
+    client.execute_cell(check, check_index)
+    error = _error_of(check)
+    return Attempt(label, "check" if error else None, error or "", _first_printed_line(check))
+
+
+def _wrong_answer_problems(cell):
+    """The wrong_answers list of a solution cell, and what is wrong with it (list of strings)."""
+    answers = cell.metadata.get(WRONG_ANSWERS, [])
+    problems = []
+    if WRONG_ANSWERS in cell.metadata.get("nbgrader", {}):
+        problems.append(f"'{WRONG_ANSWERS}' is under the nbgrader metadata; put it in the cell's own "
+                        "metadata, beside 'nbgrader'")
+    if not isinstance(answers, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("mistake"), str) and a["mistake"].strip()
+            and isinstance(a.get("source"), str) and a["source"].strip() for a in answers):
+        problems.append(f"'{WRONG_ANSWERS}' must be a list of {{\"mistake\": str, \"source\": str}} "
+                        "with both strings non-empty")
+        answers = []
+    if len(answers) < MIN_WRONG_ANSWERS:
+        problems.append(f"has {len(answers)} known-wrong answers; an exercise needs at least "
+                        f"{MIN_WRONG_ANSWERS} (metadata '{WRONG_ANSWERS}')")
+    return answers, problems
+
+
+def _check_one_exercise(client, nb, i, j, report):
+    """Stub, wrong answers, then the solution of exercise cell i, each checked by cell j."""
+    cell = nb.cells[i]
+    answers, report.problems = _wrong_answer_problems(cell)
+    stub, _ = _replace_solution_region(cell.source, CODE_STUB)
+    report.stub = _try_exercise(client, nb, i, j, stub, "stripped version")
+    if report.stub.failed_in is None:
+        report.problems.append("the stripped (student) version passes its check")
+    for answer in answers:
+        source, _ = _replace_solution_region(cell.source, answer["source"].strip("\n").split("\n"))
+        attempt = _try_exercise(client, nb, i, j, source, answer["mistake"])
+        if not attempt.compiles:
+            report.problems.append(f"wrong answer {answer['mistake']!r} does not compile ({attempt.error}); "
+                                   "a wrong answer must be code a student could run")
+        elif attempt.failed_in is None:
+            report.problems.append(f"wrong answer {answer['mistake']!r} got through: {attempt.describe()}")
+        report.wrong.append(attempt)
+    report.solution = _try_exercise(client, nb, i, j, cell.source, "solution")
+    if report.solution.failed_in is not None:
+        report.problems.append(f"the solution fails: {report.solution.describe()}")
+
+
+def lesson_number(path):
+    """The NN of ``NN_topic.ipynb``, or None."""
+    match = re.match(r"(\d\d)_", Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def lesson_structure_problems(path, nb):
+    """What is wrong with the exercises of notebook ``nb`` (read from ``path``) before running it."""
+    problems = []
+    exercises = [c for c in nb.cells if is_solution_cell(c)]
+    for i, c in enumerate(nb.cells):
+        if WRONG_ANSWERS in c.metadata and not is_solution_cell(c):
+            problems.append(f"cell {i} ({c.get('id')}) has '{WRONG_ANSWERS}' but is not an exercise "
+                            "(nbgrader solution) cell")
+    number = lesson_number(path)
+    if number is not None and number >= 2 and len(exercises) < MIN_EXERCISES_FROM_LESSON_02:
+        problems.append(f"has {len(exercises)} exercises; a lesson numbered 02 or higher needs at "
+                        f"least {MIN_EXERCISES_FROM_LESSON_02}")
+    return problems
+
+
+def check_exercises(path, timeout=CELL_TIMEOUT_S):
+    """Run lesson ``path`` in one kernel, trying every exercise's stub, known-wrong answers and solution.
+
+    Cells run in order. At each solution cell the marked region is replaced in
+    turn by the student stub, by each of its ``wrong_answers`` (re-indented to
+    the marker, as the stub is) and finally by the solution itself, each time
+    followed by the next code cell, which must be its ``exercise-check`` cell:
+    the check must fail (raise) on the stub and on every wrong answer, and pass
+    on the solution. Returns a LessonReport; ``all_problems()`` is empty when
+    every exercise is sound.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    report = LessonReport(path, problems=lesson_structure_problems(path, nb))
+    cells = nb.cells
+    exercises = [i for i, c in enumerate(cells) if is_solution_cell(c)]
+
+    pin_environment()
+    client = NotebookClient(nb, km=_current_env_kernel_manager(), timeout=timeout, allow_errors=True,
+                            record_timing=False, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    checked = set()  # check cells already run, after their exercise
+    try:
+        with client.setup_kernel():
+            for i, cell in enumerate(cells):
+                if cell.cell_type != "code" or i in checked:
+                    continue
+                if i in exercises:
+                    grade_id = cell.metadata["nbgrader"].get("grade_id", f"cell {i}")
+                    exercise = ExerciseReport(grade_id, i)
+                    report.exercises.append(exercise)
+                    j = next((k for k in range(i + 1, len(cells)) if cells[k].cell_type == "code"), None)
+                    if j is None or not is_check_cell(cells[j]):
+                        exercise.problems.append(f"is not followed by a code cell tagged '{CHECK_TAG}'")
+                    elif "BEGIN SOLUTION" not in cell.source:
+                        exercise.problems.append("has no ### BEGIN SOLUTION / ### END SOLUTION region")
+                    else:
+                        _check_one_exercise(client, nb, i, j, exercise)
+                        checked.add(j)
+                        continue
+                run = copy.deepcopy(cell)
+                client.execute_cell(run, i)
+                error = _error_of(run)
+                if error and "raises-exception" not in cell.metadata.get("tags", []):
+                    report.problems.append(f"cell {i} ({cell.get('id')}) raised {error}")
+    except (CellTimeoutError, DeadKernelError) as err:
+        report.problems.append(f"stopped: {type(err).__name__}: {str(err).strip().splitlines()[0]}")
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def print_wrong_answer_report(report, verbose=False, file=sys.stdout):
+    """Print per exercise 'N/N wrong answers rejected' and every mistake that got through."""
+    name = report.path.relative_to(ROOT) if report.path.is_relative_to(ROOT) else report.path
+    print(f"{name} ({report.seconds:.1f} s)", file=file)
+    for ex in report.exercises:
+        print(f"  {ex.summary()}", file=file)
+        if verbose and ex.stub is not None:
+            print(f"    stripped version: {ex.stub.describe()}", file=file)
+        for attempt in ex.wrong:
+            if verbose or not attempt.rejected:
+                mark = "rejected" if attempt.rejected else "NOT REJECTED"
+                print(f"    {mark}: {attempt.label}: {attempt.describe()}", file=file)
+    for line in report.all_problems():
+        print(f"  PROBLEM {line}", file=file)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -192,9 +440,20 @@ def main(argv=None):
     student.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
     student.add_argument("--out", type=Path, default=STUDENT_DIR,
                          help=f"output folder (default: {STUDENT_DIR.relative_to(ROOT)})")
+    wrong = commands.add_parser("wrong-answers",
+                                help="check every exercise rejects its stub and known-wrong answers")
+    wrong.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
+    wrong.add_argument("-v", "--verbose", action="store_true", help="also list how each mistake was caught")
     args = parser.parse_args(argv)
 
     paths = lesson_paths(args.notebooks)
+    if args.command == "wrong-answers":
+        failed = False
+        for path in paths:
+            report = check_exercises(path)
+            print_wrong_answer_report(report, verbose=args.verbose)
+            failed = failed or bool(report.all_problems())
+        return 1 if failed else 0
     if args.command == "regenerate":
         for path in paths:
             seconds = regenerate(path)
