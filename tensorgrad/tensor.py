@@ -130,6 +130,12 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
+    def __format__(self, spec):
+        """f"{loss:.4f}" formats a 0-d tensor's value, as in PyTorch (other tensors take no format spec)."""
+        if self.data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __repr__(self):
         body = numpy.array2string(backend.to_numpy(self.data), separator=", ", precision=4,
                                   threshold=20, edgeitems=2, prefix="tensor(")

@@ -458,3 +458,17 @@ def test_in_place_on_an_unsaved_input_is_fine_as_in_torch():
     assert run(tg).tolist() == [1.0, 1.0]
     if torch is not None:
         assert run(torch).tolist() == [1.0, 1.0]
+
+
+def test_format_spec_formats_a_0d_tensor_and_refuses_others():
+    assert f"{tg.tensor(3.14159):.3f}" == "3.142"
+    assert f"{tg.tensor(7):>3d}" == "  7"
+    with pytest.raises(TypeError):
+        f"{tg.tensor([1.0]):.2f}"  # as in torch: a format spec needs a 0-d tensor
+
+
+@with_torch
+def test_format_spec_on_tensors_matches_torch():
+    assert f"{tg.tensor(3.14159):.3f}" == f"{torch.tensor(3.14159):.3f}"
+    assert raises_in(tg, lambda lib: f"{lib.tensor([1.0]):.2f}", TypeError)
+    assert raises_in(torch, lambda lib: f"{lib.tensor([1.0]):.2f}", TypeError)
