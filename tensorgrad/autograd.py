@@ -26,13 +26,26 @@ import numpy
 from . import backend
 from .tensor import Tensor
 
-_state = threading.local()
+_tensor = Tensor._from_op
+
+
+class _GradMode(threading.local):
+    # A class default, so a thread that never entered no_grad() reads True as a
+    # plain attribute (getattr with a default would raise and catch inside).
+    enabled = True
+
+
+_state = _GradMode()
 inplace_ops = [0]  # how many in-place ops have run (in any thread): bumped by Tensor's in-place methods
+_new = object.__new__  # a Function instance without calling a subclass's __init__
+# Functions defined in these packages are the shipped ops, whose gradients the
+# test suite checks; backward trusts what they return (see Function._trusted).
+_TRUSTED_PACKAGES = ("tensorgrad", "rnn")
 
 
 def is_grad_enabled():
     """False inside a ``no_grad()`` block (per thread)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class no_grad:
@@ -104,6 +117,11 @@ class Function:
     ``saved_inputs``: the input positions whose arrays backward reads (None:
     all of them); ``saves_output``: backward reads the output. Modifying one of
     those in place before backward makes backward raise.
+
+    What a user's backward returns is checked (one gradient per input, each of
+    its input's shape) and a mistake is named; the ops shipped in tensorgrad/
+    and rnn/ are trusted (``_trusted``), since the test suite checks their
+    gradients, so the backward walk skips those checks for them.
     """
 
     parents = ()  # the input Tensors, set once the op is recorded in a graph
@@ -113,13 +131,28 @@ class Function:
     versions = None  # its inputs' versions then, or None when that count was 0 (all versions 0)
     saved_inputs = None
     saves_output = False
+    _trusted = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Decided per class, so a user's subclass of a shipped op is checked again.
+        cls._trusted = cls.__module__.partition(".")[0] in _TRUSTED_PACKAGES
 
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors ``inputs``; returns a Tensor (or a tuple of them)."""
-        fn = cls.__new__(cls)
-        arrays = [t.data for t in inputs]
-        if backend._cupy is not None and len(inputs) > 1:
+        fn = _new(cls)
+        # Spelled out for one and two inputs (nearly every op): in Python 3.11 a
+        # comprehension costs more than the rest of this bookkeeping together.
+        if len(inputs) == 2:
+            a, b = inputs
+            arrays, needs_grad = (a.data, b.data), (a.requires_grad, b.requires_grad)
+        elif len(inputs) == 1:
+            a = inputs[0]
+            arrays, needs_grad = (a.data,), (a.requires_grad,)
+        else:
+            arrays, needs_grad = [t.data for t in inputs], tuple([t.requires_grad for t in inputs])
+        if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
             _check_one_device(cls.__name__, inputs)
         try:
             out = fn.forward(*arrays, **params)
@@ -127,22 +160,21 @@ class Function:
             raise
         except (ValueError, IndexError) as err:
             raise fn.explain_error(err, arrays, params) from err
-        needs_grad = tuple([t.requires_grad for t in inputs])
-        if True in needs_grad and is_grad_enabled():
+        if True in needs_grad and _state.enabled:
             fn.parents, fn.needs_grad = inputs, needs_grad
             epoch = inplace_ops[0]
             if epoch:
                 fn.epoch, fn.versions = epoch, [t._vbox[0] for t in inputs]
             if isinstance(out, tuple):
                 fn.n_outputs = len(out)
-                return tuple(Tensor._from_op(o, fn, i) for i, o in enumerate(out))
-            result = Tensor._from_op(out, fn, 0)
+                return tuple(_tensor(o, fn, i) for i, o in enumerate(out))
+            result = _tensor(out, fn, 0)
             if cls.saves_output:
                 fn.output_version = result._vbox  # the box itself: a later in-place op bumps it
             return result
         if isinstance(out, tuple):
-            return tuple(Tensor._from_op(o, None, i) for i, o in enumerate(out))
-        return Tensor._from_op(out, None, 0)
+            return tuple(_tensor(o, None, i) for i, o in enumerate(out))
+        return _tensor(out, None, 0)
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written yet")
@@ -257,9 +289,9 @@ def backward(root, grad=None, retain_graph=False):
         _accumulate_leaf(root, grad)
 
     # The gradient reaching each op's output so far: an array for a one-output
-    # op, {output index: array} for an op with several outputs.
-    # Leaves given a sliced gradient (an IndexedGrad) collect it in ``leaves``
-    # and get it in .grad at the end; dense gradients go to .grad at once.
+    # op, {output index: array} for an op with several outputs. Leaves collect
+    # theirs in ``leaves`` and get it in .grad at the end, so a leaf used by
+    # several ops (a weight at every step) adds in place into one buffer.
     pending = {root_fn: grad if root_fn.n_outputs == 1 else {root._index: grad}}
     leaves = {}
     for fn in _graph_order(root_fn):
@@ -271,43 +303,31 @@ def backward(root, grad=None, retain_graph=False):
                 in_grads = fn.backward(out_grad.array if type(out_grad) is _Owned else out_grad)
             else:
                 in_grads = fn.backward(*(_unwrap(out_grad.get(i)) for i in range(fn.n_outputs)))
-            _pass_to_inputs(fn, in_grads, pending, leaves)
+            if not fn._trusted:
+                _check_backward_result(fn, in_grads)
+            _pass_to_inputs(fn.parents, in_grads, pending, leaves)
         # else: no output of this op reached the root, so nothing flows through it
         if not retain_graph:
             fn.release()
     for t, g in leaves.items():
-        t.grad = g.array if t.grad is None else t.grad + g.array
+        if t.grad is not None:
+            t.grad = t.grad + _unwrap(g)
+        else:  # .grad must be its own array: optimizers and clipping modify it in place
+            t.grad = g.array if type(g) is _Owned else g.copy()
 
 
-def _pass_to_inputs(fn, in_grads, pending, leaves):
+def _pass_to_inputs(parents, in_grads, pending, leaves):
     """Hand each input's gradient on: to a leaf's .grad (or ``leaves``), or into ``pending``."""
-    parents = fn.parents
-    if type(in_grads) is not tuple or len(in_grads) != len(parents):
-        raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
-                        f"per input ({len(parents)}), got {type(in_grads).__name__}"
-                        + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
-    for t, g in zip(parents, in_grads, strict=True):  # lengths checked above
+    for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
         if g is None or not t.requires_grad:
             continue
         data = t.data
-        if type(g) is IndexedGrad:
-            if g.values.dtype != data.dtype:
-                g.values = g.values.astype(data.dtype)
-        else:
-            if g.shape != data.shape:
-                raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                 f"{tuple(g.shape)} for input {_position(parents, t)} of shape {t.shape}; "
-                                 "it must match the input's shape")
-            if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
-                g = numpy.asarray(g)
-            if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+        if type(g) is not type(data) or g.dtype is not data.dtype:
+            g = _conform(g, data)
         creator = t._creator
         if creator is None:
-            if type(g) is IndexedGrad:
-                leaves[t] = _add(leaves.get(t), g, data)
-            else:
-                _accumulate_leaf(t, g)
+            previous = leaves.get(t)
+            leaves[t] = g if previous is None and type(g) is not IndexedGrad else _add(previous, g, data)
             continue
         if t._retains_grad:
             _accumulate_leaf(t, g.dense(data.shape, data.dtype) if type(g) is IndexedGrad else g)
@@ -320,9 +340,35 @@ def _pass_to_inputs(fn, in_grads, pending, leaves):
             slots[t._index] = _add(slots.get(t._index), g, data)
 
 
-def _position(parents, t):
-    """Where ``t`` is among ``parents``, by identity (== on tensors is elementwise)."""
-    return next(i for i, p in enumerate(parents) if p is t)
+def _check_backward_result(fn, in_grads):
+    """Raise, naming ``fn``, unless its backward returned one gradient of the right shape per input."""
+    parents = fn.parents
+    if type(in_grads) is not tuple or len(in_grads) != len(parents):
+        raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
+                        f"per input ({len(parents)}), got {type(in_grads).__name__}"
+                        + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
+    for i, (t, g) in enumerate(zip(parents, in_grads, strict=True)):
+        if g is None or not t.requires_grad or type(g) is IndexedGrad:
+            continue
+        if tuple(g.shape) != t.shape:
+            raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                             f"{tuple(g.shape)} for input {i} of shape {t.shape}; "
+                             "it must match the input's shape")
+
+
+def _conform(g, like):
+    """``g`` as an array of ``like``'s dtype (an IndexedGrad keeps its form, with values of that dtype).
+
+    A float32 input gets a float32 gradient even when the op computed in float64,
+    and NumPy's 0-d results (scalars) become 0-d arrays again.
+    """
+    if type(g) is IndexedGrad:
+        if g.values.dtype != like.dtype:
+            g.values = g.values.astype(like.dtype)
+        return g
+    if isinstance(g, numpy.generic):
+        g = numpy.asarray(g)
+    return g if g.dtype == like.dtype else g.astype(like.dtype)
 
 
 def _add(previous, g, like):

@@ -19,6 +19,8 @@ def sum_to(grad, shape):
     If y = broadcast(x) then dL/dx = sum_to(dL/dy, x.shape): every copy of an
     element that broadcasting made sends its gradient back to that element.
     """
+    if grad.shape == shape:  # the common case, checked before any work
+        return grad
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
