@@ -165,8 +165,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 64])
     parser.add_argument("--steps", type=int, default=3, help="RNN-like steps of 5 ops each")
-    parser.add_argument("--rounds", type=int, default=21)
-    parser.add_argument("--number", type=int, default=200, help="forward+backward runs per round")
+    parser.add_argument("--rounds", type=int, default=401)
+    parser.add_argument("--number", type=int, default=5, help="forward+backward runs per round")
     args = parser.parse_args()
     n_ops = 5 * args.steps + 1
     print(f"{n_ops}-op chain forward+backward, float32, 1 BLAS thread, "
