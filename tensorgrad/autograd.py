@@ -271,10 +271,10 @@ def backward(root, grad=None, retain_graph=False):
         grad = xp.ones_like(root.data)
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
-        if tuple(grad.shape) != root.shape:
+        if tuple(grad.shape) != root.data.shape:
             raise ValueError(f"backward(grad=...): grad has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")
-        if backend.device_of(grad) != root.device:
+        if type(grad) is not type(root.data) and backend.device_of(grad) != root.device:
             raise backend.DeviceError(f"backward(grad=...): grad is on {backend.device_of(grad)!r} "
                                       f"but the tensor is on {root.device!r}")
         grad = grad.astype(root.dtype, copy=False)
