@@ -248,6 +248,14 @@ def test_only_the_shipped_ops_are_trusted_to_skip_the_checks():
     assert not _Twice._trusted and not _WrongTanh._trusted
 
 
+def test_a_function_named_into_a_shipped_package_is_still_checked():
+    # Trust goes by the file a class is defined in, not by a module name anyone can write.
+    posing = type("_Posing", (_WrongShape,), {"__module__": "rnn.posing"})
+    assert not posing._trusted
+    with pytest.raises(ValueError, match=r"_Posing.backward returned a gradient of shape \(\)"):
+        posing.apply(f64([1.0, 2.0])).sum().backward()
+
+
 class _Float64Backward(_Twice):
     def backward(self, g):
         return ((2 * g).astype(np.float64),)
