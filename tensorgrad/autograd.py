@@ -328,7 +328,7 @@ def backward(root, grad=None, retain_graph=False):
 
 
 def _pass_to_inputs(parents, in_grads, pending, leaves):
-    """Hand each input's gradient on: to a leaf's .grad (or ``leaves``), or into ``pending``."""
+    """Hand each input's gradient on: a leaf's into ``leaves``, an op's output's into ``pending``."""
     for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
         if g is None or not t.requires_grad:
             continue
