@@ -8,7 +8,7 @@ the ratio is tensorgrad's overhead factor. Run: python benchmarks/op_overhead.py
 
 import argparse
 import statistics
-import timeit
+import time
 
 import numpy as np
 
@@ -57,26 +57,32 @@ def cases(n):
     ]
 
 
-def median_us(fn, number, repeat):
-    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+def time_us(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number * 1e6
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8)
-    parser.add_argument("--number", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--number", type=int, default=20, help="runs per round")
+    parser.add_argument("--rounds", type=int, default=301)
     args = parser.parse_args()
-    print(f"forward+backward on {args.size}x{args.size} float32, median of {args.repeat} x {args.number}")
+    print(f"forward+backward on {args.size}x{args.size} float32, medians of {args.rounds} rounds "
+          f"x {args.number} runs")
     print(f"{'op':<14}{'tensorgrad us':>15}{'numpy us':>12}{'ratio':>8}{'overhead us':>13}")
     for name, tg_fn, np_fn in cases(args.size):
-        # interleave the two so drift in machine speed hits both alike
-        t_tg, t_np = [], []
-        for _ in range(args.repeat):
-            t_tg.append(median_us(tg_fn, args.number, 1))
-            t_np.append(median_us(np_fn, args.number, 1))
+        # Interleaved in short rounds, so a burst of load on a shared machine
+        # hits both alike; the ratio is the median of the per-round ratios.
+        t_tg, t_np, ratios = [], [], []
+        for _ in range(args.rounds):
+            t_tg.append(time_us(tg_fn, args.number))
+            t_np.append(time_us(np_fn, args.number))
+            ratios.append(t_tg[-1] / t_np[-1])
         a, b = statistics.median(t_tg), statistics.median(t_np)
-        print(f"{name:<14}{a:>15.2f}{b:>12.2f}{a / b:>8.1f}{a - b:>13.2f}")
+        print(f"{name:<14}{a:>15.2f}{b:>12.2f}{statistics.median(ratios):>8.1f}{a - b:>13.2f}")
 
 
 if __name__ == "__main__":

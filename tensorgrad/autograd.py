@@ -19,6 +19,8 @@ recorded when the count was 0 saw only version-0 inputs, and one whose count
 is unchanged at backward time saw no in-place op since.
 """
 
+import pathlib
+import sys
 import threading
 
 import numpy
@@ -26,13 +28,26 @@ import numpy
 from . import backend
 from .tensor import Tensor
 
-_state = threading.local()
+_tensor = Tensor._from_op
+
+
+class _GradMode(threading.local):
+    # A class default, so a thread that never entered no_grad() reads True as a
+    # plain attribute (getattr with a default would raise and catch inside).
+    enabled = True
+
+
+_state = _GradMode()
 inplace_ops = [0]  # how many in-place ops have run (in any thread): bumped by Tensor's in-place methods
+_new = object.__new__  # a Function instance without calling a subclass's __init__
+# Functions defined in the files of these packages are the shipped ops, whose
+# gradients the test suite checks; backward trusts what they return (Function._trusted).
+_SHIPPED_DIRS = tuple(pathlib.Path(__file__).resolve().parent.parent / name for name in ("tensorgrad", "rnn"))
 
 
 def is_grad_enabled():
     """False inside a ``no_grad()`` block (per thread)."""
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 class no_grad:
@@ -104,6 +119,11 @@ class Function:
     ``saved_inputs``: the input positions whose arrays backward reads (None:
     all of them); ``saves_output``: backward reads the output. Modifying one of
     those in place before backward makes backward raise.
+
+    What a user's backward returns is checked (one gradient per input, each of
+    its input's shape) and a mistake is named; the ops shipped in tensorgrad/
+    and rnn/ are trusted (``_trusted``), since the test suite checks their
+    gradients, so the backward walk skips those checks for them.
     """
 
     parents = ()  # the input Tensors, set once the op is recorded in a graph
@@ -113,13 +133,28 @@ class Function:
     versions = None  # its inputs' versions then, or None when that count was 0 (all versions 0)
     saved_inputs = None
     saves_output = False
+    _trusted = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Decided per class, so a user's subclass of a shipped op is checked again.
+        cls._trusted = _is_shipped(cls)
 
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors ``inputs``; returns a Tensor (or a tuple of them)."""
-        fn = cls.__new__(cls)
-        arrays = [t.data for t in inputs]
-        if backend._cupy is not None and len(inputs) > 1:
+        fn = _new(cls)
+        # Spelled out for one and two inputs (nearly every op): in Python 3.11 a
+        # comprehension costs more than the rest of this bookkeeping together.
+        if len(inputs) == 2:
+            a, b = inputs
+            arrays, needs_grad = (a.data, b.data), (a.requires_grad, b.requires_grad)
+        elif len(inputs) == 1:
+            a = inputs[0]
+            arrays, needs_grad = (a.data,), (a.requires_grad,)
+        else:
+            arrays, needs_grad = [t.data for t in inputs], tuple([t.requires_grad for t in inputs])
+        if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
             _check_one_device(cls.__name__, inputs)
         try:
             out = fn.forward(*arrays, **params)
@@ -127,22 +162,21 @@ class Function:
             raise
         except (ValueError, IndexError) as err:
             raise fn.explain_error(err, arrays, params) from err
-        needs_grad = tuple([t.requires_grad for t in inputs])
-        if True in needs_grad and is_grad_enabled():
+        if True in needs_grad and _state.enabled:
             fn.parents, fn.needs_grad = inputs, needs_grad
             epoch = inplace_ops[0]
             if epoch:
                 fn.epoch, fn.versions = epoch, [t._vbox[0] for t in inputs]
             if isinstance(out, tuple):
                 fn.n_outputs = len(out)
-                return tuple(Tensor._from_op(o, fn, i) for i, o in enumerate(out))
-            result = Tensor._from_op(out, fn, 0)
+                return tuple(_tensor(o, fn, i) for i, o in enumerate(out))
+            result = _tensor(out, fn, 0)
             if cls.saves_output:
                 fn.output_version = result._vbox  # the box itself: a later in-place op bumps it
             return result
         if isinstance(out, tuple):
-            return tuple(Tensor._from_op(o, None, i) for i, o in enumerate(out))
-        return Tensor._from_op(out, None, 0)
+            return tuple(_tensor(o, None, i) for i, o in enumerate(out))
+        return _tensor(out, None, 0)
 
     def forward(self, *arrays, **params):
         raise NotImplementedError(f"{type(self).__name__}.forward is not written yet")
@@ -179,6 +213,15 @@ class Function:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def _is_shipped(cls):
+    """True for a class defined in a file under tensorgrad/ or rnn/ (by path, not by module name)."""
+    source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if source is None:  # defined in a notebook, the REPL or exec'd code
+        return False
+    path = pathlib.Path(source).resolve()
+    return any(path.is_relative_to(shipped) for shipped in _SHIPPED_DIRS)
 
 
 def _check_one_device(name, inputs):
@@ -239,10 +282,10 @@ def backward(root, grad=None, retain_graph=False):
         grad = xp.ones_like(root.data)
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
-        if tuple(grad.shape) != root.shape:
+        if tuple(grad.shape) != root.data.shape:
             raise ValueError(f"backward(grad=...): grad has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")
-        if backend.device_of(grad) != root.device:
+        if type(grad) is not type(root.data) and backend.device_of(grad) != root.device:
             raise backend.DeviceError(f"backward(grad=...): grad is on {backend.device_of(grad)!r} "
                                       f"but the tensor is on {root.device!r}")
         grad = grad.astype(root.dtype, copy=False)
@@ -257,9 +300,9 @@ def backward(root, grad=None, retain_graph=False):
         _accumulate_leaf(root, grad)
 
     # The gradient reaching each op's output so far: an array for a one-output
-    # op, {output index: array} for an op with several outputs.
-    # Leaves given a sliced gradient (an IndexedGrad) collect it in ``leaves``
-    # and get it in .grad at the end; dense gradients go to .grad at once.
+    # op, {output index: array} for an op with several outputs. Leaves collect
+    # theirs in ``leaves`` and get it in .grad at the end, so a leaf used by
+    # several ops (a weight at every step) adds in place into one buffer.
     pending = {root_fn: grad if root_fn.n_outputs == 1 else {root._index: grad}}
     leaves = {}
     for fn in _graph_order(root_fn):
@@ -271,43 +314,31 @@ def backward(root, grad=None, retain_graph=False):
                 in_grads = fn.backward(out_grad.array if type(out_grad) is _Owned else out_grad)
             else:
                 in_grads = fn.backward(*(_unwrap(out_grad.get(i)) for i in range(fn.n_outputs)))
-            _pass_to_inputs(fn, in_grads, pending, leaves)
+            if not fn._trusted:
+                _check_backward_result(fn, in_grads)
+            _pass_to_inputs(fn.parents, in_grads, pending, leaves)
         # else: no output of this op reached the root, so nothing flows through it
         if not retain_graph:
             fn.release()
     for t, g in leaves.items():
-        t.grad = g.array if t.grad is None else t.grad + g.array
+        if t.grad is not None:
+            t.grad = t.grad + _unwrap(g)
+        else:  # .grad must be its own array: optimizers and clipping modify it in place
+            t.grad = g.array if type(g) is _Owned else g.copy()
 
 
-def _pass_to_inputs(fn, in_grads, pending, leaves):
-    """Hand each input's gradient on: to a leaf's .grad (or ``leaves``), or into ``pending``."""
-    parents = fn.parents
-    if type(in_grads) is not tuple or len(in_grads) != len(parents):
-        raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
-                        f"per input ({len(parents)}), got {type(in_grads).__name__}"
-                        + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
-    for t, g in zip(parents, in_grads, strict=True):  # lengths checked above
+def _pass_to_inputs(parents, in_grads, pending, leaves):
+    """Hand each input's gradient on: a leaf's into ``leaves``, an op's output's into ``pending``."""
+    for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
         if g is None or not t.requires_grad:
             continue
         data = t.data
-        if type(g) is IndexedGrad:
-            if g.values.dtype != data.dtype:
-                g.values = g.values.astype(data.dtype)
-        else:
-            if g.shape != data.shape:
-                raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
-                                 f"{tuple(g.shape)} for input {_position(parents, t)} of shape {t.shape}; "
-                                 "it must match the input's shape")
-            if isinstance(g, numpy.generic):  # NumPy turns 0-d results into scalars
-                g = numpy.asarray(g)
-            if g.dtype != data.dtype:
-                g = g.astype(data.dtype)
+        if type(g) is not type(data) or g.dtype is not data.dtype:
+            g = _conform(g, data)
         creator = t._creator
         if creator is None:
-            if type(g) is IndexedGrad:
-                leaves[t] = _add(leaves.get(t), g, data)
-            else:
-                _accumulate_leaf(t, g)
+            previous = leaves.get(t)
+            leaves[t] = g if previous is None and type(g) is not IndexedGrad else _add(previous, g, data)
             continue
         if t._retains_grad:
             _accumulate_leaf(t, g.dense(data.shape, data.dtype) if type(g) is IndexedGrad else g)
@@ -320,9 +351,35 @@ def _pass_to_inputs(fn, in_grads, pending, leaves):
             slots[t._index] = _add(slots.get(t._index), g, data)
 
 
-def _position(parents, t):
-    """Where ``t`` is among ``parents``, by identity (== on tensors is elementwise)."""
-    return next(i for i, p in enumerate(parents) if p is t)
+def _check_backward_result(fn, in_grads):
+    """Raise, naming ``fn``, unless its backward returned one gradient of the right shape per input."""
+    parents = fn.parents
+    if type(in_grads) is not tuple or len(in_grads) != len(parents):
+        raise TypeError(f"{type(fn).__name__}.backward must return a tuple with one gradient "
+                        f"per input ({len(parents)}), got {type(in_grads).__name__}"
+                        + (f" of length {len(in_grads)}" if isinstance(in_grads, tuple) else ""))
+    for i, (t, g) in enumerate(zip(parents, in_grads, strict=True)):
+        if g is None or not t.requires_grad or type(g) is IndexedGrad:
+            continue
+        if tuple(g.shape) != t.shape:
+            raise ValueError(f"{type(fn).__name__}.backward returned a gradient of shape "
+                             f"{tuple(g.shape)} for input {i} of shape {t.shape}; "
+                             "it must match the input's shape")
+
+
+def _conform(g, like):
+    """``g`` as an array of ``like``'s dtype (an IndexedGrad keeps its form, with values of that dtype).
+
+    A float32 input gets a float32 gradient even when the op computed in float64,
+    and NumPy's 0-d results (scalars) become 0-d arrays again.
+    """
+    if type(g) is IndexedGrad:
+        if g.values.dtype != like.dtype:
+            g.values = g.values.astype(like.dtype)
+        return g
+    if isinstance(g, numpy.generic):
+        g = numpy.asarray(g)
+    return g if g.dtype == like.dtype else g.astype(like.dtype)
 
 
 def _add(previous, g, like):

@@ -19,6 +19,8 @@ def sum_to(grad, shape):
     If y = broadcast(x) then dL/dx = sum_to(dL/dy, x.shape): every copy of an
     element that broadcasting made sends its gradient back to that element.
     """
+    if grad.shape == shape:  # the common case, checked before any work
+        return grad
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
@@ -367,6 +369,9 @@ class MatMul(Function):
 
     def backward(self, g):
         a, b = self.a, self.b
+        if a.ndim == 2 and b.ndim == 2:  # the common case, with no axes to restore or sum over
+            return (g @ b.T if self.needs_grad[0] else None,
+                    a.T @ g if self.needs_grad[1] else None)
         # A 1-D operand acts as a row (left) or column (right) vector; its axis
         # is missing from g, so put it back before the 2-D rules apply.
         a2 = a[None, :] if a.ndim == 1 else a

@@ -203,6 +203,86 @@ def test_custom_backward_returning_wrong_shape_is_named(device):
         _WrongShape.apply(x).sum().backward()
 
 
+class _RowGradient(_Twice):
+    """A wrong gradient that NumPy would broadcast without complaint: shape (1, n) for an (n,) input."""
+
+    def backward(self, g):
+        return ((2 * g)[None, :],)
+
+
+def test_custom_backward_wrong_shape_for_an_intermediate_is_named_not_broadcast(device):
+    x = f64([1.0, 2.0], device)
+    with pytest.raises(ValueError, match=r"_RowGradient.backward returned a gradient of shape \(1, 2\) "
+                                         r"for input 0 of shape \(2,\)"):
+        _RowGradient.apply(x * 3).sum().backward()
+
+
+class _ListBackward(_Twice):
+    def backward(self, g):
+        return [2 * g]
+
+
+def test_custom_backward_returning_a_list_is_named(device):
+    x = f64([1.0], device)
+    with pytest.raises(TypeError, match="_ListBackward.backward must return a tuple .* got list"):
+        _ListBackward.apply(x).sum().backward()
+
+
+class _WrongTanh(tg.ops.Tanh):
+    """A user's subclass of a shipped op: its backward is the user's, so it is checked."""
+
+    def backward(self, g):
+        return (g.sum(),)
+
+
+def test_user_subclass_of_a_shipped_op_is_checked(device):
+    x = f64([0.5, 1.0], device)
+    with pytest.raises(ValueError, match=r"_WrongTanh.backward returned a gradient of shape \(\)"):
+        _WrongTanh.apply(x).sum().backward()
+
+
+def test_only_the_shipped_ops_are_trusted_to_skip_the_checks():
+    from rnn.kernels import RNNSequence
+
+    assert tg.ops.Add._trusted and tg.ops.MatMul._trusted and RNNSequence._trusted
+    assert not _Twice._trusted and not _WrongTanh._trusted
+
+
+def test_a_function_named_into_a_shipped_package_is_still_checked():
+    # Trust goes by the file a class is defined in, not by a module name anyone can write.
+    posing = type("_Posing", (_WrongShape,), {"__module__": "rnn.posing"})
+    assert not posing._trusted
+    with pytest.raises(ValueError, match=r"_Posing.backward returned a gradient of shape \(\)"):
+        posing.apply(f64([1.0, 2.0])).sum().backward()
+
+
+class _Float64Backward(_Twice):
+    def backward(self, g):
+        return ((2 * g).astype(np.float64),)
+
+
+def test_custom_backward_gradient_takes_the_inputs_dtype(device):
+    x = tg.tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True, device=device)
+    _Float64Backward.apply(x * 1).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(host(x.grad), [2.0, 2.0])
+
+
+def test_leaf_used_by_several_ops_gets_the_sum_in_its_own_array(device):
+    x = f64([1.0, 2.0], device)
+    ((x * 2).sum() + x.sum() + (x + 0).sum()).backward()
+    np.testing.assert_allclose(host(x.grad), [4.0, 4.0])
+    x.grad *= 10  # writable, and no op's gradient is aliased
+    np.testing.assert_allclose(host(x.grad), [40.0, 40.0])
+
+
+def test_leaf_given_one_shared_gradient_gets_a_copy_it_may_modify(device):
+    x = f64([1.0, 2.0], device)
+    (x + 0).sum().backward()  # Add hands on Sum's broadcast (read-only) gradient unchanged
+    x.grad += 1
+    np.testing.assert_allclose(host(x.grad), [2.0, 2.0])
+
+
 def test_multi_output_function_gets_none_for_unused_output(device):
     x = f64([1.0, 2.0, 3.0, 4.0], device)
     first, second = _SplitHalves.apply(x)
