@@ -32,7 +32,7 @@ from .lm import LAYERS, CharLM, bits, default_prime, sample
 DEFAULTS = {
     "data": "tinyshakespeare", "model": "lstm", "hidden": 256, "layers": 1, "embedding": 64,
     "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 4000, "lr": 3e-3, "clip": 1.0,
-    "device": "cpu", "seed": 0, "valid_fraction": 0.1, "lr_schedule": "constant",
+    "device": "cpu", "seed": 0, "valid_fraction": 0.1, "lr_schedule": "cosine",
 }
 ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
 # Fixed for a run's life besides the architecture: the streams are cut for one batch size
@@ -92,7 +92,9 @@ def build_parser():
     train.add_argument("--lr", type=_positive(float), help="Adam learning rate (default 3e-3)")
     train.add_argument("--lr-schedule", choices=SCHEDULES,
                        help="constant: --lr throughout; cosine: from --lr down to --lr/10 at --steps; "
-                       "step: --lr, then --lr/10 for the last quarter (default constant)")
+                       "step: --lr, then --lr/10 for the last quarter of --steps. A resume keeps the "
+                       "schedule's length: steps past it run at --lr/10 "
+                       f"(default {DEFAULTS['lr_schedule']})")
     train.add_argument("--clip", type=_positive(float), help="max global gradient norm (default 1.0)")
     train.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu)")
     train.add_argument("--seed", type=int, help="seed for init and sampling (default 0)")
