@@ -1,12 +1,14 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
     python -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
+                        [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
     python -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
 Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
 Ctrl-C or SIGTERM) and OUT/best.npz (the lowest validation loss so far), one
 verified file each (rnn/checkpoint.py), so ``--resume`` continues exactly
-where the run stopped: the same weights, to the bit, as a run never stopped.
+where the run stopped: the same weights, to the bit, as a run never stopped
+(the learning-rate schedule's position included).
 A diverging run stops before it can overwrite a good checkpoint.
 """
 
@@ -409,7 +411,11 @@ def _train(args):
     scheduler = build_scheduler(optimizer, settings)
     if saved:
         if saved["lr_scheduler"] is not None:
-            scheduler.load_state_dict(saved["lr_scheduler"])
+            try:
+                scheduler.load_state_dict(saved["lr_scheduler"])
+            except (KeyError, ValueError, TypeError) as err:
+                raise UsageError(f"the learning-rate schedule's state in {args.out!r} does not fit: "
+                                 f"{err.args[0] if err.args else err}") from None
         else:  # a checkpoint from before --lr-schedule: constant, at its step
             scheduler.last_epoch, scheduler._step_count = saved["step"], saved["step"] + 1
         _set_lr(scheduler, settings["lr"])  # a new --lr on resume rescales the schedule from here

@@ -70,9 +70,11 @@ def test_the_checkpoint_holds_the_schedule_and_its_state(corpus, tmp_path):
     assert saved["lr_scheduler"]["_last_lr"] == [3e-3 * cli.lr_factor("cosine", 4, 4)]
 
 
-def test_the_default_schedule_is_the_one_defaults_names(corpus, tmp_path):
-    assert train(corpus, tmp_path / "run", "--steps", "2") == 0
-    assert tg.load(tmp_path / "run" / "latest.npz")["config"]["lr_schedule"] == cli.DEFAULTS["lr_schedule"]
+def test_the_default_schedule_is_cosine(corpus, tmp_path, rates):
+    # it lowers the main job's validation loss (measured, see the README's "Learning-rate schedule")
+    assert train(corpus, tmp_path / "run", "--steps", "4") == 0
+    assert tg.load(tmp_path / "run" / "latest.npz")["config"]["lr_schedule"] == "cosine"
+    assert rates == [3e-3 * cli.lr_factor("cosine", s, 4) for s in range(4)]
 
 
 # ----------------------------------------------------------------- exact resume
@@ -130,3 +132,13 @@ def test_a_checkpoint_from_before_lr_schedule_resumes_at_a_constant_rate(corpus,
     saved = tg.load(tmp_path / "run" / "latest.npz")
     assert rates[2:] == [3e-3, 3e-3] and saved["config"]["lr_schedule"] == "constant"
     assert saved["lr_scheduler"]["last_epoch"] == 4
+
+
+def test_a_foreign_schedule_state_is_refused_in_one_line(corpus, tmp_path, capsys):
+    assert train(corpus, tmp_path / "run", "--steps", "2") == 0
+    saved = tg.load(tmp_path / "run" / "latest.npz")
+    saved["lr_scheduler"]["T_max"] = 10  # a CosineAnnealingLR's entry, not a LambdaLR's
+    tg.save(saved, tmp_path / "run" / "latest.npz")
+    capsys.readouterr()
+    assert resume(tmp_path / "run", "--steps", "4") == 2
+    assert "learning-rate schedule's state" in _one_line_error(capsys)
