@@ -29,19 +29,21 @@ class CheckpointUnusable(Exception):
     """A checkpoint (or checkpoint directory) that cannot be used; the message says why and what to do."""
 
 
-def payload(config, vocab, data_sha256, model, optimizer, step, position, state, best_valid_loss):
+def payload(config, vocab, data_sha256, model, optimizer, step, position, state, best_valid_loss,
+            lr_scheduler=None):
     """Everything a resume needs, as one dict for ``tg.save``.
 
     config: the run's settings (JSON values); vocab: a Vocabulary; data_sha256:
     hex digest of the training text; state: the recurrent state carried into
     the next step (a Tensor, a tuple of Tensors, or None). The random state of
-    every device's generator is taken now. "lr_scheduler" is kept for a
-    learning-rate schedule's state (None while the trainer has none).
+    every device's generator is taken now. lr_scheduler: the learning-rate
+    schedule (its state_dict() is saved), or None for a run without one.
     """
     carried = None if state is None else list(state if isinstance(state, tuple) else (state,))
     return {"format": FORMAT, "version": VERSION, "config": dict(config), "vocabulary": vocab.chars,
             "data_sha256": data_sha256, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "lr_scheduler": None, "step": int(step), "position": int(position), "state": carried,
+            "lr_scheduler": None if lr_scheduler is None else lr_scheduler.state_dict(),
+            "step": int(step), "position": int(position), "state": carried,
             "rng": tg.random.get_rng_state(), "best_valid_loss": best_valid_loss}
 
 

@@ -1,12 +1,14 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
     python -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
+                        [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
     python -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
 Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
 Ctrl-C or SIGTERM) and OUT/best.npz (the lowest validation loss so far), one
 verified file each (rnn/checkpoint.py), so ``--resume`` continues exactly
-where the run stopped: the same weights, to the bit, as a run never stopped.
+where the run stopped: the same weights, to the bit, as a run never stopped
+(the learning-rate schedule's position included).
 A diverging run stops before it can overwrite a good checkpoint.
 """
 
@@ -32,13 +34,16 @@ from .lm import LAYERS, CharLM, bits, default_prime, sample
 DEFAULTS = {
     "data": "tinyshakespeare", "model": "lstm", "hidden": 256, "layers": 1, "embedding": 64,
     "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 4000, "lr": 3e-3, "clip": 1.0,
-    "device": "cpu", "seed": 0, "valid_fraction": 0.1,
+    "device": "cpu", "seed": 0, "valid_fraction": 0.1, "lr_schedule": "cosine",
 }
 ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
 # Fixed for a run's life besides the architecture: the streams are cut for one batch size
 # (the carried state and the position in them mean nothing for another), and the random
 # state continues from the checkpoint, so a new seed could not take effect.
-FIXED_ON_RESUME = (*ARCHITECTURE, "batch_size", "seed")
+FIXED_ON_RESUME = (*ARCHITECTURE, "batch_size", "seed", "lr_schedule")
+# The learning-rate schedules of --lr-schedule; cosine and step end at LR_FLOOR x --lr (see lr_factor).
+SCHEDULES = ("constant", "cosine", "step")
+LR_FLOOR = 0.1
 # A batch's loss above this many times ln(V), the loss of a uniform guess, stops the run (see _check_loss).
 BLOW_UP = 3.0
 
@@ -87,6 +92,11 @@ def build_parser():
     train.add_argument("--batch-size", type=_positive(int), help="parallel streams (default 32)")
     train.add_argument("--steps", type=_positive(int), help="total optimizer steps (default 4000)")
     train.add_argument("--lr", type=_positive(float), help="Adam learning rate (default 3e-3)")
+    train.add_argument("--lr-schedule", choices=SCHEDULES,
+                       help="constant: --lr throughout; cosine: from --lr down to --lr/10 at --steps; "
+                       "step: --lr, then --lr/10 for the last quarter of --steps. A resume keeps the "
+                       "schedule's length: steps past it run at --lr/10 "
+                       f"(default {DEFAULTS['lr_schedule']})")
     train.add_argument("--clip", type=_positive(float), help="max global gradient norm (default 1.0)")
     train.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu)")
     train.add_argument("--seed", type=int, help="seed for init and sampling (default 0)")
@@ -130,12 +140,53 @@ def load_weights(model, state, path):
     return model
 
 
-def _set_lr(optimizer, lr):
-    """The learning rate for the steps to come: on every param group where the optimizer has them."""
-    for group in getattr(optimizer, "param_groups", ()):
-        group["lr"] = lr
-    if hasattr(optimizer, "lr"):
-        optimizer.lr = lr
+def lr_factor(schedule, step, horizon):
+    """The learning rate after ``step`` optimizer steps, as a multiple of --lr.
+
+    horizon: the run's --steps when it started. constant: 1. cosine:
+    f + (1 - f) (1 + cos(pi s / horizon)) / 2 with f = LR_FLOOR, from 1 at step 0
+    to f at the horizon. step: 1, then f from 3/4 of the horizon on. Past the
+    horizon (a run extended with --resume --steps) both stay at f.
+    """
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        s = min(step, horizon)
+        return LR_FLOOR + (1 - LR_FLOOR) * (1 + math.cos(math.pi * s / horizon)) / 2
+    if schedule == "step":
+        return 1.0 if 4 * step < 3 * horizon else LR_FLOOR
+    raise ValueError(f"lr_factor: unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
+
+
+def build_scheduler(optimizer, settings):
+    """A LambdaLR that sets the optimizer's lr to settings["lr"] x lr_factor(...) after every step.
+
+    A pure function of the step (LambdaLR's lr = initial_lr x f(epoch)), not a
+    recursion, so a resumed run computes the very same rates, bit for bit.
+    """
+    schedule, horizon = settings["lr_schedule"], settings["schedule_steps"]
+    return tg.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(schedule, step, horizon))
+
+
+def _set_lr(scheduler, lr):
+    """Make ``lr`` the schedule's --lr (on resume), keeping its position: every group's rate follows."""
+    scheduler.base_lrs = [lr] * len(scheduler.optimizer.param_groups)
+    for group, fn in zip(scheduler.optimizer.param_groups, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = lr
+        group["lr"] = lr * fn(scheduler.last_epoch)
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+
+
+def _schedule_text(settings):
+    """The run's learning-rate schedule in words, for the first line a run prints."""
+    lr, schedule, horizon = settings["lr"], settings["lr_schedule"], settings["schedule_steps"]
+    if schedule == "constant":
+        return f"lr {lr:g}"
+    text = (f"lr {lr:g} cosine to {lr * LR_FLOOR:g} at step {horizon}" if schedule == "cosine" else
+            f"lr {lr:g}, {lr * LR_FLOOR:g} from step {math.ceil(3 * horizon / 4)}")
+    if settings["steps"] > horizon:  # extended with --resume --steps: the schedule keeps its length
+        text += f", then {lr * LR_FLOOR:g} to step {settings['steps']}"
+    return text
 
 
 # ------------------------------------------------------- before any work starts
@@ -201,19 +252,26 @@ def _settings(args):
                for name in (checkpoint.LATEST, checkpoint.BEST, *checkpoint.OLD_LAYOUT)):
             raise UsageError(f"{args.out!r} already holds a checkpoint; pass --resume to continue it, "
                              "or choose another --out")
-        return {**DEFAULTS, **given}, None
+        settings = {**DEFAULTS, **given}
+        settings["schedule_steps"] = settings["steps"]  # the schedule's length, fixed for the run's life
+        return settings, None
     path = os.path.join(args.out, checkpoint.LATEST)
     if not os.path.isfile(path):
         checkpoint.refuse_old_layout(args.out)
         path = checkpoint.find(args.out, prefer=checkpoint.LATEST)  # best.npz alone: a kill before latest
     saved = checkpoint.load(path)
     config = saved["config"]
+    config.setdefault("lr_schedule", "constant")  # checkpoints from before --lr-schedule
+    config.setdefault("schedule_steps", config["steps"])
     conflicts = [f"{_option(k)} {given[k]} (checkpoint: {config[k]})"
                  for k in FIXED_ON_RESUME if k in given and k != "data" and given[k] != config[k]]
     if conflicts:
-        raise UsageError(f"--resume keeps the checkpoint's model, data, batch size and seed, but you asked "
-                         f"for {'; '.join(conflicts)}; drop those flags or train into a new --out")
-    return {**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}, **given}, saved
+        raise UsageError(f"--resume keeps the checkpoint's model, data, batch size, seed and learning-rate "
+                         f"schedule, but you asked for {'; '.join(conflicts)}; drop those flags or train "
+                         "into a new --out")
+    settings = {**DEFAULTS, **{k: v for k, v in config.items() if k in DEFAULTS}, **given}
+    settings["schedule_steps"] = config["schedule_steps"]
+    return settings, saved
 
 
 def _text(settings, saved):
@@ -270,8 +328,8 @@ class _GuardedOptimizer:
     _Diverged before any weight changes.
     """
 
-    def __init__(self, optimizer, params, clip):
-        self.optimizer, self.params, self.clip = optimizer, list(params), clip
+    def __init__(self, optimizer, params, clip, scheduler):
+        self.optimizer, self.params, self.clip, self.scheduler = optimizer, list(params), clip, scheduler
 
     def zero_grad(self):
         self.optimizer.zero_grad()
@@ -281,6 +339,7 @@ class _GuardedOptimizer:
         if not math.isfinite(norm):
             raise _Diverged("gradient norm", norm)
         self.optimizer.step()
+        self.scheduler.step()  # the rate for the next step
 
 
 class _StopSignals:
@@ -349,7 +408,17 @@ def _train(args):
             optimizer.load_state_dict(saved["optimizer"])
         except (KeyError, ValueError, TypeError) as err:
             raise UsageError(f"the optimizer state in {args.out!r} does not fit its model: {err}") from None
-        _set_lr(optimizer, settings["lr"])
+    scheduler = build_scheduler(optimizer, settings)
+    if saved:
+        if saved["lr_scheduler"] is not None:
+            try:
+                scheduler.load_state_dict(saved["lr_scheduler"])
+            except (KeyError, ValueError, TypeError) as err:
+                raise UsageError(f"the learning-rate schedule's state in {args.out!r} does not fit: "
+                                 f"{err.args[0] if err.args else err}") from None
+        else:  # a checkpoint from before --lr-schedule: constant, at its step
+            scheduler.last_epoch, scheduler._step_count = saved["step"], saved["step"] + 1
+        _set_lr(scheduler, settings["lr"])  # a new --lr on resume rescales the schedule from here
         step, position, best = saved["step"], saved["position"], saved["best_valid_loss"]
         if saved["state"] is not None:
             carried = [tg.tensor(s, device=device) for s in saved["state"]]
@@ -360,7 +429,7 @@ def _train(args):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} parameters; "
           f"{len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "
-          f"batch {settings['batch_size']} x bptt {settings['bptt']}; "
+          f"batch {settings['batch_size']} x bptt {settings['bptt']}; {_schedule_text(settings)}; "
           + (f"resuming at step {step}" if saved else f"{settings['steps']} steps"), flush=True)
 
     def model_step(x, h):
@@ -377,13 +446,13 @@ def _train(args):
     def save(best_too=False):
         nonlocal last_saved
         checkpoint.save(args.out, checkpoint.payload(settings, vocab, digest, model, optimizer, step,
-                                                     position, state, best), best=best_too)
+                                                     position, state, best, scheduler), best=best_too)
         last_saved = step
 
     from tqdm import tqdm
     bar = tqdm(total=settings["steps"], initial=step, disable=args.no_progress, unit="step",
                dynamic_ncols=True, file=sys.stderr)
-    guarded = _GuardedOptimizer(optimizer, model.parameters(), settings["clip"])
+    guarded = _GuardedOptimizer(optimizer, model.parameters(), settings["clip"], scheduler)
     limit = BLOW_UP * math.log(len(vocab))
     stop = _StopSignals()
     ema, n_seen, running, start, history = 0.0, 0, None, time.perf_counter(), []

@@ -297,9 +297,10 @@ def _train(tmp_path, device, *extra):
 
 
 def test_cli_training_on_the_device_gives_the_cpu_losses_and_weights(simulated_gpu, tmp_path, capsys):
-    cpu = _train(tmp_path, "cpu", "--steps", "4")
+    constant = ["--lr-schedule", "constant"]  # 2 + resume to 4 steps = 4 steps at a constant lr
+    cpu = _train(tmp_path, "cpu", "--steps", "4", *constant)
     cpu_log = capsys.readouterr().out
-    device = _train(tmp_path, "cuda", "--steps", "2")
+    device = _train(tmp_path, "cuda", "--steps", "2", *constant)
     assert cli.main(["train", "--out", str(device), "--resume", "--steps", "4", "--no-progress",
                      "--eval-every", "2", "--valid-chars", "60"]) == 0  # resumed on the device
     device_log = capsys.readouterr().out

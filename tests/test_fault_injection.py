@@ -38,7 +38,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (
 
 RUN = ["--hidden", "10", "--embedding", "6", "--layers", "2", "--dropout", "0.3", "--bptt", "8",
        "--batch-size", "4", "--steps", "10", "--eval-every", "2", "--valid-chars", "200", "--no-progress",
-       "--valid-fraction", "0.2"]
+       "--valid-fraction", "0.2", "--lr-schedule", "cosine"]  # the schedule's state must resume exactly too
 STAGES = ("written", "synced", "renamed")
 KILLS, KILLS_PER_TRIAL, MAX_TRIALS = 24, 4, 60
 

@@ -29,7 +29,10 @@ def resume(out, *extra):
 def test_resume_is_bit_exact_with_dropout_layers_and_an_epoch_boundary(corpus, tmp_path, model):
     # 1944 train chars / 4 streams = 486 steps per stream; bptt 64 -> 8 updates per pass, so 12
     # steps cross into the second pass over the text, and the split at 6 lies in the first.
-    opts = ["--model", model, "--layers", "2", "--dropout", "0.3", "--bptt", "64"]
+    # (constant rate: the 6 + resume to 12 extension would keep a schedule sized for 6, see
+    # tests/test_train_lr_schedule.py for resuming inside a schedule)
+    opts = ["--model", model, "--layers", "2", "--dropout", "0.3", "--bptt", "64",
+            "--lr-schedule", "constant"]
     assert train(corpus, tmp_path / "straight", "--steps", "12", *opts) == 0
     assert train(corpus, tmp_path / "split", "--steps", "6", *opts) == 0
     assert resume(tmp_path / "split", "--steps", "12") == 0
@@ -168,7 +171,8 @@ def test_sigterm_saves_at_the_step_boundary_and_resumes_exactly(corpus, tmp_path
 
 
 def test_a_signal_during_the_optimizer_step_never_saves_half_an_update(corpus, tmp_path, monkeypatch):
-    assert train(corpus, tmp_path / "straight", "--steps", "3", "--eval-every", "100") == 0
+    opts = ["--eval-every", "100", "--lr-schedule", "constant"]  # 3 of 3 steps = 3 of 10 at a constant lr
+    assert train(corpus, tmp_path / "straight", "--steps", "3", *opts) == 0
     real = tg.optim.Adam.step
     calls = []
 
@@ -179,7 +183,7 @@ def test_a_signal_during_the_optimizer_step_never_saves_half_an_update(corpus, t
         return real(self)
 
     monkeypatch.setattr(tg.optim.Adam, "step", step)
-    assert train(corpus, tmp_path / "cut", "--steps", "10", "--eval-every", "100") == 130
+    assert train(corpus, tmp_path / "cut", "--steps", "10", *opts) == 130
     saved = tg.load(tmp_path / "cut" / "latest.npz")
     assert saved["step"] == 3
     assert_same_weights(weights(tmp_path / "straight"), saved["model"])
