@@ -65,6 +65,21 @@ def check_lengths(owner, lengths, T, B):
     return arr.astype(numpy.int64)
 
 
+def time_major_input(layer, name, x, lengths):
+    """Check a layer's input and return it as (T, B, I), with whether it was batched.
+
+    Unbatched (T, I) input becomes (T, 1, I); batch_first (B, T, I) is swapped.
+    """
+    check_input(name, x, layer.input_size, layer.dtype, (2, 3))
+    batched = x.ndim == 3
+    if not batched:
+        if lengths is not None:
+            raise ValueError(f"{name}: lengths= needs a batched input (T, B, I), but the input has "
+                             f"shape {x.shape}; a single sequence needs no lengths")
+        return x.reshape(x.shape[0], 1, layer.input_size), False
+    return (x.transpose(0, 1) if layer.batch_first else x), True
+
+
 def layer_repr(layer):
     """The repr arguments all recurrent layers share, as PyTorch writes them: "8, 16, num_layers=2"."""
     s = f"{layer.input_size}, {layer.hidden_size}"
@@ -153,15 +168,7 @@ class _Recurrent(Module):
 
     def forward(self, x, hx=None, lengths=None):
         name = type(self).__name__
-        check_input(name, x, self.input_size, self.dtype, (2, 3))
-        batched = x.ndim == 3
-        if not batched:
-            if lengths is not None:
-                raise ValueError(f"{name}: lengths= needs a batched input (T, B, I), but the input has "
-                                 f"shape {x.shape}; a single sequence needs no lengths")
-            x = x.reshape(x.shape[0], 1, self.input_size)
-        elif self.batch_first:
-            x = x.transpose(0, 1)
+        x, batched = time_major_input(self, name, x, lengths)
         T, B, _ = x.shape
         lengths = check_lengths(name, lengths, T, B)
         states = self._states(hx, batched, B, x)

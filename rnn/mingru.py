@@ -42,7 +42,7 @@ from tensorgrad.nn import Module, Parameter
 from tensorgrad.random import uniform
 
 from .cells import check_input, check_size, check_state
-from .layers import check_lengths, layer_repr
+from .layers import check_lengths, layer_repr, time_major_input
 from .scan import linear_recurrence, log_linear_recurrence
 
 MODES = ("parallel", "sequential", "log")
@@ -141,15 +141,7 @@ class MinGRU(Module):
         return linear_recurrence(a, b, h0, mode=self.mode)
 
     def forward(self, x, h0=None, lengths=None):
-        check_input("MinGRU", x, self.input_size, self.dtype, (2, 3))
-        batched = x.ndim == 3
-        if not batched:
-            if lengths is not None:
-                raise ValueError(f"MinGRU: lengths= needs a batched input (T, B, I), but the input has "
-                                 f"shape {x.shape}; a single sequence needs no lengths")
-            x = x.reshape(x.shape[0], 1, self.input_size)
-        elif self.batch_first:
-            x = swap_time_batch(x)
+        x, batched = time_major_input(self, "MinGRU", x, lengths)
         T, B, _ = x.shape
         h0 = self._initial_state(h0, batched, B, x)
         lengths = check_lengths("MinGRU", lengths, T, B)

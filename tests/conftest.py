@@ -62,3 +62,13 @@ def pytest_collection_modifyitems(config, items):
 def _restore_backend():
     yield
     tg.set_backend("numpy")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A tiny training text on disk (test_cli.TEXT) for the trainer's tests; returns its path."""
+    from test_cli import TEXT
+
+    path = tmp_path / "tiny.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return str(path)

@@ -16,11 +16,8 @@ TINY = ["--hidden", "12", "--embedding", "6", "--bptt", "8", "--batch-size", "4"
         "--no-progress", "--valid-fraction", "0.2"]
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return str(path)
+def resume(out, *extra):
+    return cli.main(["train", "--out", str(out), "--resume", "--no-progress", "--eval-every", "2", *extra])
 
 
 def train(corpus, out, *extra):

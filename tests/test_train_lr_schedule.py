@@ -3,21 +3,10 @@
 import signal
 
 import pytest
-from test_cli import TEXT, _one_line_error, _signal_at_validation, assert_same_weights, train, weights
+from test_cli import _one_line_error, _signal_at_validation, assert_same_weights, resume, train, weights
 
 import tensorgrad as tg
 from rnn import cli
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "tiny.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return str(path)
-
-
-def resume(out, *extra):
-    return cli.main(["train", "--out", str(out), "--resume", "--no-progress", "--eval-every", "2", *extra])
 
 
 @pytest.fixture
