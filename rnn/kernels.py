@@ -27,37 +27,39 @@ from tensorgrad import Function, get_array_module
 #
 # A training step allocates the same few multi-MB buffers again and again (the
 # gate activations, the states kept for backward, their gradients). glibc's
-# malloc serves blocks above its mmap threshold with fresh mmap()s and returns
-# freed memory at the top of the heap to the OS past its trim threshold, so
-# every step faulted its buffers in again: ~2,600 minor page faults and 6-8 ms
-# of system time per step of a medium LSTM (1.2-1.4x its time). Raising both
-# thresholds once keeps freed blocks in the heap, where the next step reuses
-# them: no page faults after the first step. glibc caps the mmap threshold at
-# 32 MiB, so a buffer above that (the gates of T=100, B=128, H=512: 105 MB) is
-# still mapped afresh each call: ~1,000 faults per step at that size, a small
-# share of its time (see benchmarks/rnn_training_step.py, column "faults").
+# malloc serves blocks above its mmap threshold (128 KiB to 32 MiB) with fresh
+# mmap()s and returns freed memory at the top of the heap to the OS past its
+# trim threshold, so every step faulted its buffers in again: ~2,600 minor page
+# faults and 6-8 ms of system time per step of a medium LSTM (1.2-1.4x its time),
+# and at T=100, B=128, H=512 (buffers of 26-105 MB) 2,500-6,800 faults and 0.1-1 s
+# of system time per 1.6 s step. Two settings, applied once, keep freed blocks in
+# the heap, where the next step reuses them (no page faults after the first step):
+# no mmap() for large blocks (M_MMAP_MAX = 0: the heap grows instead; glibc still
+# falls back to mmap where the heap cannot grow), and up to TRIM_THRESHOLD of
+# free memory kept at the top of the heap. The cost: a process keeps the memory
+# of its largest step (up to 1 GiB free) until it exits, as GPU caching allocators do.
 
-MMAP_THRESHOLD = 32 << 20  # the most glibc accepts on 64-bit: blocks up to 32 MiB come from the heap
-TRIM_THRESHOLD = 256 << 20  # keep up to 256 MiB of freed memory for reuse before returning it
+TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed memory for reuse before returning it
 
 
 def keep_freed_memory():
-    """Set glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (see above); True when they were set.
+    """Set glibc's M_MMAP_MAX and M_TRIM_THRESHOLD (see above); True when they were set.
 
     Runs once, at import of rnn.kernels. A no-op (False) off Linux/glibc (musl,
     macOS and Windows allocators keep freed memory by themselves) and when the
-    user has set MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ (their choice wins).
+    user has set any of MALLOC_MMAP_MAX_, MALLOC_MMAP_THRESHOLD_ or
+    MALLOC_TRIM_THRESHOLD_ (their choice wins).
     """
-    if not sys.platform.startswith("linux") or any(
-            v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+    user_set = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    if not sys.platform.startswith("linux") or any(v in os.environ for v in user_set):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.gnu_get_libc_version  # noqa: B018  (glibc only: musl has no such symbol)
     except (OSError, AttributeError):
         return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from <malloc.h>
-    mmap_set = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1  # mallopt returns 1 on success
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from <malloc.h>
+    mmap_set = libc.mallopt(M_MMAP_MAX, 0) == 1  # mallopt returns 1 on success
     trim_set = libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     return mmap_set and trim_set
 
@@ -98,6 +100,7 @@ class _SequenceFunction(Function):
     """
 
     n_states = 1
+    columns = False  # True: the loops keep a step's gates as (G, B) and its states as (H, B)
 
     def forward(self, x, *arrays, reverse=False, lengths=None, **options):
         xp = get_array_module(x)
@@ -135,10 +138,12 @@ class _SequenceFunction(Function):
         place) and a carry factor of 1, so the gradient of their state passes straight back."""
         if self.active is None:
             return carry
-        run = self.active[lo:hi]
+        run, done = self.active[lo:hi], self.finished[lo:hi]
+        if self.columns:
+            run, done = run.transpose(0, 2, 1), done.transpose(0, 2, 1)
         for factor in gate_factors:
             factor *= run
-        return carry * run + self.finished[lo:hi]
+        return carry * run + done
 
     def _initial_grads(self, d_finals, like):
         """The gradients reaching the final states, as fresh arrays the loop may update in place."""
@@ -214,13 +219,15 @@ def _bias_sum(biases):
 class Layout(NamedTuple):
     """A cell's weights as its forward multiplies by them (see each op's ``layout``).
 
-    w_ih (G, I) and w_hh_t (H, G) contiguous, gate blocks in the op's internal order;
-    input_bias (G,) enters with the input projection, step_bias (G,) at each step,
-    b_hn (H,) the GRU's recurrent candidate bias (reset after); each may be None.
+    w_ih (G, I) and w_rec contiguous, gate blocks in the op's internal order; w_rec is
+    the recurrent weight as the step multiplies by it: W_hh^T (H, G) for an op in row
+    layout (h W_hh^T), W_hh (G, H) for one in column layout (W_hh h, see ``columns``).
+    input_bias (G,) enters with the input projection, step_bias (G,) or (G, 1) at each
+    step, b_hn (H,) the GRU's recurrent candidate bias (reset after); each may be None.
     """
 
     w_ih: object
-    w_hh_t: object
+    w_rec: object
     input_bias: object = None
     step_bias: object = None
     b_hn: object = None
@@ -249,7 +256,7 @@ class RNNSequence(_SequenceFunction):
     def step(layout, a, states, outs, nonlinearity="tanh"):
         """One step in place: a (B, H) = W_ih x_t + b (overwritten), states [h_{t-1}] -> outs [h_t]."""
         xp = get_array_module(a)
-        a += states[0] @ layout.w_hh_t
+        a += states[0] @ layout.w_rec
         if nonlinearity == "tanh":
             xp.tanh(a, out=outs[0])
         else:
@@ -331,24 +338,38 @@ class LSTMSequence(_SequenceFunction):
     finishes them (halving is exact in floating point). Gradients are put back in
     PyTorch's order at the end.
 
+    Column layout: inside the loops a step's gates are a (4H, B) array, one
+    column per sequence, and its states (H, B), so each gate block is a
+    contiguous run of memory and the GEMMs are tall: W a (4H, K) (K, B). Each
+    step is one GEMM, [W_ih, b, W_hh] [x_t; 1; h_{t-1}], over a buffer ``xh``
+    that holds every step's input, a row of ones and the state written by the
+    step before; the backward's GEMM [W_ih, b, W_hh]^T da gives dx_t and
+    dh_{t-1} together, and the weight gradients are one GEMM dA xh^T over all
+    steps. Against the row layout of RNNSequence and GRUSequence ((B, G) gates,
+    a separate input projection) this measured 1.1-1.3x faster on whole LSTM
+    steps at B=32, H=128-256 (benchmarks/rnn_training_step.py): elementwise ops
+    on strided gate blocks cost about twice their contiguous time, and OpenBLAS
+    runs the tall GEMM faster than a batch of small input projections.
+
     Backward, with dh_t and dc_t the gradients reaching h_t and c_t:
         dc   = dc_t + dh_t * o (1 - tanh(c_t)^2)
         da_o = dh_t * tanh(c_t) o (1 - o)
         da_i = dc * g i (1 - i),  da_f = dc * c_{t-1} f (1 - f),  da_g = dc * i (1 - g^2)
-        dc_{t-1} = dc * f,        dh_{t-1} = da W_hh
-    where da = [da_o, da_i, da_f, da_g] is kept for all steps, for the GEMMs after the loop.
+        dc_{t-1} = dc * f,        [dx_t; db; dh_{t-1}] = [W_ih, b, W_hh]^T da
+    where da = [da_o, da_i, da_f, da_g] is kept for all steps, for the GEMM after the loop.
     The factors after "dh_t *" and "dc *" do not depend on the gradient; ``_factors``
     computes them a block of steps at a time, just before the loop reaches the block.
     """
 
     n_states = 2
     n_step_outputs = 3  # step writes h_t, c_t, tanh(c_t)
+    columns = True
 
     @staticmethod
     def layout(weights):
         """The weights as the forward multiplies by them: rows in the order [o, i, f, g], o/i/f halved.
 
-        The bias is added step by step (``step_bias``), while the step's gates are in cache.
+        w_rec is W_hh itself (4H, H) (the step computes W_hh h); the bias is a (4H, 1) column.
         """
         w_ih, w_hh, *biases = weights
         xp = get_array_module(w_ih)
@@ -357,25 +378,31 @@ class LSTMSequence(_SequenceFunction):
         half = xp.ones((4 * H, 1), dtype=w_ih.dtype)
         half[:3 * H] = 0.5  # o, i, f rows
         bias = _bias_sum(biases)
-        return Layout(w_ih[order] * half, _recurrent_weight(w_hh[order] * half),
-                      step_bias=None if bias is None else bias[order] * half[:, 0])
+        return Layout(w_ih[order] * half, w_hh[order] * half,
+                      step_bias=None if bias is None else bias[order][:, None] * half)
 
     @staticmethod
     def step(layout, a, states, outs):
-        """One step in place: a (B, 4H) = the input projection, overwritten by the activations
-        [o, i, f, g]; states [h_{t-1}, c_{t-1}] -> outs [h_t, c_t, tanh(c_t)], each (B, H)."""
-        xp = get_array_module(a)
-        H = a.shape[1] // 4
-        a += states[0] @ layout.w_hh_t  # [a_o/2, a_i/2, a_f/2, a_g]
+        """One step in place: a (4H, B) = the input projection, overwritten by the activations
+        [o, i, f, g]; states [h_{t-1}, c_{t-1}] -> outs [h_t, c_t, tanh(c_t)], each (H, B)."""
+        a += layout.w_rec @ states[0]  # [a_o/2, a_i/2, a_f/2, a_g]
         if layout.step_bias is not None:
             a += layout.step_bias
+        LSTMSequence.activate(a, states[1], outs)
+
+    @staticmethod
+    def activate(a, c_prev, outs):
+        """The step after its GEMM: a (4H, B) = [a_o/2, a_i/2, a_f/2, a_g], overwritten by
+        [o, i, f, g]; c_{t-1} -> outs [h_t, c_t, tanh(c_t)], each (H, B)."""
+        xp = get_array_module(a)
+        H = a.shape[0] // 4
         xp.tanh(a, out=a)
-        sig = a[:, :3 * H]
+        sig = a[:3 * H]
         sig *= 0.5
         sig += 0.5  # o, i, f = sigmoid(a) = (1 + tanh(a/2)) / 2
-        o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        o, i, f, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
         h, c, tanh_c = outs
-        xp.multiply(f, states[1], out=c)
+        xp.multiply(f, c_prev, out=c)
         c += i * g  # c_t = f c_{t-1} + i g
         xp.tanh(c, out=tanh_c)
         xp.multiply(o, tanh_c, out=h)  # h_t = o tanh(c_t)
@@ -383,35 +410,52 @@ class LSTMSequence(_SequenceFunction):
     def steps_forward(self, x, states, weights):
         xp = get_array_module(x)
         w_ih, w_hh, *biases = weights
-        T, B, _ = x.shape
+        T, B, I = x.shape
         H = w_hh.shape[1]
-        order = _lstm_internal_order(xp, H)
         layout = self.layout(weights)
-        gates = project(layout, x)  # becomes the gate activations, step by step, in place
-        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
-        cs = xp.empty((T + 1, B, H), dtype=x.dtype)  # cs[t] = c_{t-1}
-        tanh_cs = xp.empty((T, B, H), dtype=x.dtype)
-        hs[0], cs[0] = states
+        ones = 1 if biases else 0  # the row of ones in xh that multiplies the bias column
+        w_all = xp.concatenate([layout.w_ih, layout.step_bias, layout.w_rec] if biases
+                               else [layout.w_ih, layout.w_rec], axis=1)  # (4H, I + ones + H)
+        xh = xp.empty((T + 1, I + ones + H, B), dtype=x.dtype)  # xh[t] = [x_t; 1; h_{t-1}], in columns
+        xh[:T, :I] = x.transpose(0, 2, 1)
+        xh[:, I:I + ones] = 1
+        hs = xh[:, I + ones:]  # hs[t] = h_{t-1}
+        hs[0] = states[0].T
+        gates = xp.empty((T, 4 * H, B), dtype=x.dtype)  # the activations [o, i, f, g] of every step
+        cs = xp.empty((T + 1, H, B), dtype=x.dtype)  # cs[t] = c_{t-1}
+        tanh_cs = xp.empty((T, H, B), dtype=x.dtype)
+        cs[0] = states[1].T
+        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)  # (T, 1, B)
         for t in range(T):
-            self.step(layout, gates[t], (hs[t], cs[t]), (hs[t + 1], cs[t + 1], tanh_cs[t]))
-            if self.finished is not None:  # past the end: carry the state
-                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
-                xp.copyto(cs[t + 1], cs[t], where=self.finished[t])
-        self.x, self.gates, self.hs, self.cs, self.tanh_cs = x, gates, hs, cs, tanh_cs
-        self.w_ih, self.w_hh, self.gate_order = w_ih[order], w_hh[order], order
-        self.has_bias = bool(biases)
-        return hs[1:], (hs[T], cs[T])
+            xp.matmul(w_all, xh[t], out=gates[t])  # [a_o/2, a_i/2, a_f/2, a_g] = W [x_t; 1; h_{t-1}]
+            self.activate(gates[t], cs[t], (hs[t + 1], cs[t + 1], tanh_cs[t]))
+            if finished is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=finished[t])
+                xp.copyto(cs[t + 1], cs[t], where=finished[t])
+        h_rows = xp.ascontiguousarray(hs.transpose(0, 2, 1))  # (T + 1, B, H)
+        self.xh, self.gates, self.cs, self.tanh_cs, self.ones = xh, gates, cs, tanh_cs, ones
+        # The backward multiplies by the unhalved weights (da is the gradient of the unhalved a).
+        unhalve = xp.ones((4 * H, 1), dtype=x.dtype)
+        unhalve[:3 * H] = 2
+        self.w_all, self.gate_order = w_all * unhalve, _lstm_internal_order(xp, H)
+        return h_rows[1:], (h_rows[T], xp.ascontiguousarray(cs[T].T))
 
     def steps_backward(self, d_out, d_finals):
-        xp = get_array_module(self.hs)
-        gates, hs = self.gates, self.hs
-        T, B, G = gates.shape
+        xp = get_array_module(self.gates)
+        gates, xh = self.gates, self.xh
+        T, G, B = gates.shape
         H = G // 4
-        d_gates = xp.empty_like(gates)
-        blocks = d_gates.reshape(T, B, 4, H)  # [da_o, da_i, da_f, da_g] of every step
+        I = xh.shape[1] - self.ones - H
+        # One GEMM per step gives dh_{t-1} (and dx_t when x needs it): its rows of [W_ih, b, W_hh]^T.
+        first = 0 if self.needs_grad[0] else I + self.ones
+        w_back = xp.ascontiguousarray(self.w_all[:, first:].T)
+        d_xh = xp.empty((T, w_back.shape[0], B), dtype=gates.dtype)  # [dx_t; db_t; dh_{t-1}] in columns
+        d_gates = xp.empty_like(gates)  # [da_o, da_i, da_f, da_g] of every step, in columns
         K = _steps_per_block(gates)
-        c_from_h = xp.empty((min(K, T), B, H), dtype=gates.dtype)
-        d_h, d_c = self._initial_grads(d_finals, hs[0])
+        c_from_h = xp.empty((min(K, T), H, B), dtype=gates.dtype)
+        d_h, d_c = (xp.ascontiguousarray(d.T) for d in self._initial_grads(d_finals, gates[0, :H].T))
+        d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
+        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)
         for t in range(T - 1, -1, -1):
             if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
                 lo = max(0, t + 1 - K)
@@ -420,41 +464,43 @@ class LSTMSequence(_SequenceFunction):
             if d_out is not None:
                 d_h += d_out[t]
             d_c += d_h * c_from_h[k]  # dc = dc_t + dh_t o (1 - tanh(c_t)^2)
-            blocks[t, :, 0] *= d_h  # da_o = dh_t * tanh(c_t) o (1 - o)
-            blocks[t, :, 1:] *= d_c[:, None, :]  # da_i, da_f, da_g = dc * their factors
+            d_a = d_gates[t]
+            d_a[:H] *= d_h  # da_o = dh_t * tanh(c_t) o (1 - o)
+            d_a[H:].reshape(3, H, B)[...] *= d_c  # da_i, da_f, da_g = dc * their factors
             d_c *= f[k]  # dc_{t-1} = dc * f
-            d_prev = d_gates[t] @ self.w_hh  # dh_{t-1} = da W_hh
-            if self.finished is not None:  # a finished sequence passes dh straight back
-                d_prev += d_h * self.finished[t]
+            xp.matmul(w_back, d_a, out=d_xh[t])  # [dx_t; db_t; dh_{t-1}] = W^T da
+            d_prev = d_xh[t, -H:]
+            if finished is not None:  # a finished sequence passes dh straight back
+                d_prev += d_h * finished[t]
             d_h = d_prev
+        # dW = sum over steps and batch of da [x_t; 1; h_{t-1}]^T: one GEMM, after moving the
+        # (B,)-long rows of both into step-major order (a cheap copy: whole rows move).
+        d_all = _columns_to_matrix(d_gates) @ _columns_to_matrix(xh[:T]).T  # (4H, I + ones + H)
         back = xp.argsort(self.gate_order)  # rows back in PyTorch's order
-        d_x = _input_grad(d_gates, self.w_ih) if self.needs_grad[0] else None
-        d_weights = [d_w[back] for d_w in _both_weight_grads(d_gates, self.x, hs[:-1])]
-        if self.has_bias:
-            d_b = _bias_grad(d_gates)[back]
+        d_weights = [d_all[back, :I], d_all[back, I + self.ones:]]
+        if self.ones:
+            d_b = d_all[back, I]
             d_weights += [d_b, d_b.copy()]
-        return d_x, (d_h, d_c), d_weights
-
+        d_x = xp.ascontiguousarray(d_xh[:, :I].transpose(0, 2, 1)) if self.needs_grad[0] else None
+        return d_x, (xp.ascontiguousarray(d_h.T), xp.ascontiguousarray(d_c.T)), d_weights
 
     def _factors(self, lo, hi, d_gates, c_from_h):
         """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
 
-        d_gates (hi-lo, B, 4H) <- [tanh(c_t) o (1 - o), g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)]
-        c_from_h (hi-lo, B, H) <- o (1 - tanh(c_t)^2)
+        d_gates (hi-lo, 4H, B) <- [tanh(c_t) o (1 - o), g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2)]
+        c_from_h (hi-lo, H, B) <- o (1 - tanh(c_t)^2)
         Returns the factor that carries dc back a step: f (1 for a finished sequence).
         """
         xp = get_array_module(d_gates)
         a, tanh_c = self.gates[lo:hi], self.tanh_cs[lo:hi]
-        n, B, G = a.shape
-        H = G // 4
-        o, i, f, g = (a.reshape(n, B, 4, H)[:, :, k] for k in range(4))
-        out = d_gates.reshape(n, B, 4, H)
+        H = a.shape[1] // 4
+        o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         xp.subtract(1, a, out=d_gates)
         d_gates *= a  # s (1 - s); the g block is replaced below
-        out[:, :, 0] *= tanh_c
-        out[:, :, 1] *= g
-        out[:, :, 2] *= self.cs[lo:hi]
-        g_factor = out[:, :, 3]
+        d_gates[:, :H] *= tanh_c
+        d_gates[:, H:2 * H] *= g
+        d_gates[:, 2 * H:3 * H] *= self.cs[lo:hi]
+        g_factor = d_gates[:, 3 * H:]
         xp.multiply(g, g, out=g_factor)
         xp.subtract(1, g_factor, out=g_factor)
         g_factor *= i
@@ -462,6 +508,12 @@ class LSTMSequence(_SequenceFunction):
         xp.subtract(1, c_from_h, out=c_from_h)
         c_from_h *= o
         return self._stop_finished(lo, hi, f, d_gates, c_from_h)  # dc of a finished one passes back
+
+
+def _columns_to_matrix(a):
+    """(T, R, B) columns -> (R, T*B): each row holds that quantity for every step and sequence."""
+    T, R, B = a.shape
+    return get_array_module(a).ascontiguousarray(a.transpose(1, 0, 2)).reshape(R, T * B)
 
 
 class GRUSequence(_SequenceFunction):
@@ -507,7 +559,7 @@ class GRUSequence(_SequenceFunction):
         xp = get_array_module(a)
         H = a.shape[1] // 3
         (h,), (h_next, hn) = states, outs
-        w_hh_t = layout.w_hh_t
+        w_hh_t = layout.w_rec
         rz, n = a[:, :2 * H], a[:, 2 * H:]
         if reset_after:
             hw = h @ w_hh_t
@@ -665,5 +717,8 @@ class Recurrence:
         """a (B, G) from ``project`` (overwritten), states [(B, H)] -> next states [(B, H)], new arrays."""
         xp = get_array_module(a)
         outs = [xp.empty_like(states[0]) for _ in range(self.op.n_step_outputs)]
-        self.op.step(self.layout, a, states, outs, **self.options)
+        if self.op.columns:  # the step works on columns: hand it transposed views (no copies)
+            self.op.step(self.layout, a.T, [s.T for s in states], [o.T for o in outs], **self.options)
+        else:
+            self.op.step(self.layout, a, states, outs, **self.options)
         return outs[:self.op.n_states]

@@ -1,9 +1,10 @@
 """The fused ops' memory: a later call never disturbs an earlier graph; a steady step takes no page faults.
 
 The ops' buffers (gate activations, states kept for backward, their gradients)
-are fresh arrays per call; rnn.kernels raises glibc's malloc thresholds once at
-import so that freed buffers are reused from the heap instead of being returned
-to the OS and faulted in again on the next step.
+are fresh arrays per call; rnn.kernels sets glibc's malloc options once at
+import (no mmap for large blocks, a high trim threshold) so that freed buffers
+are reused from the heap instead of being returned to the OS and faulted in
+again on the next step.
 """
 
 import resource
@@ -101,11 +102,35 @@ def test_a_steady_training_step_takes_no_page_faults():
     assert min(faults) == 0, f"minor page faults per step: {faults}"
 
 
+@pytest.mark.skipif(not rnn.kernels.ALLOCATOR_TUNED, reason="malloc options are only set on Linux/glibc")
+def test_buffers_above_the_largest_mmap_threshold_take_no_page_faults():
+    """Above 32 MiB glibc's mmap threshold cannot be raised: only M_MMAP_MAX = 0 keeps such a buffer."""
+    layer = _layer("RNN", np.float64, 8, 128)
+    x = _input((1100, 64, 8), 0, np.float64)  # the states kept for backward: 1101 x 64 x 128 x 8 B = 72 MB
+    d_out = tg.tensor(np.ones((1100, 64, 128)))
+
+    def step():
+        layer.zero_grad()
+        x.grad = None
+        out, _ = layer(x)
+        out.backward(d_out)
+
+    for _ in range(2):
+        step()
+    faults = []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        step()
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    assert min(faults) == 0, f"minor page faults per step: {faults}"
+
+
 def test_allocator_tuning_is_off_outside_glibc(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert rnn.kernels.keep_freed_memory() is False
 
 
-def test_allocator_tuning_leaves_user_settings_alone(monkeypatch):
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+@pytest.mark.parametrize("variable", ["MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"])
+def test_allocator_tuning_leaves_user_settings_alone(monkeypatch, variable):
+    monkeypatch.setenv(variable, "131072")
     assert rnn.kernels.keep_freed_memory() is False
