@@ -70,11 +70,14 @@ ALLOCATOR_TUNED = keep_freed_memory()
 #
 # A fused op runs one cell over a whole sequence as one Function. Its forward
 # keeps what the backward needs (every state and gate activation); its backward
-# walks t = T-1, ..., 0 over whole gate blocks. Work that does not depend on the
-# recurrence is done for all steps at once, as one GEMM: the input projection
-# X W_ih^T before the loop, and dX, dW_ih, dW_hh after it. Inside the loops the
-# arrays are updated in place (``out=``, ``*=``) so that a step makes few
-# temporaries; each line still states the equation it computes.
+# walks t = T-1, ..., 0 over whole gate blocks. The weight gradients are sums
+# over steps, so they are one GEMM over all steps after the loop. RNNSequence
+# and GRUSequence (row layout: a step's gates are (B, G)) also take the input
+# projection X W_ih^T before the loop and dX after it as one GEMM each;
+# LSTMSequence (column layout, where its time is: see its docstring) folds them
+# into its per-step GEMMs. Inside the loops the arrays are updated in place
+# (``out=``, ``*=``) so that a step makes few temporaries; each line still
+# states the equation it computes.
 
 
 class _SequenceFunction(Function):

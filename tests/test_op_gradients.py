@@ -13,6 +13,7 @@ from tensors import away_from_zero, distinct, f64, host, normal, positive
 
 import tensorgrad as tg
 import tensorgrad.functional as F
+from tensorgrad.autograd import IndexedGrad
 
 seeds = st.integers(0, 2**16)
 small_shapes = array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
@@ -123,12 +124,24 @@ def test_reshape_and_transpose_gradient(device, shape, seed):
 
 @pytest.mark.parametrize("index", [
     1, -1, slice(1, 3), (slice(None), 0), (0, slice(None, None, -1)), (Ellipsis, 1), (None, 2),
-    np.array([0, 2, 2, 0]), [3, 3, 3], (np.array([0, 1, 1]), np.array([2, 0, 2])),
+    np.array([0, 2, 2, 0]), [3, 3, 3], np.array([-1, 3, 0, -4]), (np.array([0, 1, 1]), np.array([2, 0, 2])),
     np.array([True, False, True, True]), (slice(None), np.array([1, 1, 0])),
 ])
 def test_indexing_gradient_accumulates_repeats(device, index):
     x = normal((4, 3), 0, device)
     assert tg.gradcheck(lambda x: x[index] * 1.5, [x])
+
+
+@given(n=st.integers(1, 6), picks=st.lists(st.integers(-6, 5), max_size=12), seed=seeds)
+def test_row_gradients_add_as_numpy_add_at(n, picks, seed):
+    """The sorted fast path for an integer row index (embeddings) equals add.at, negatives and repeats too."""
+    rows = np.array([p % n - n if p < 0 else p % n for p in picks], dtype=np.int64).reshape(-1, 1)
+    values = np.random.default_rng(seed).standard_normal(rows.shape + (3,))
+    expected = np.ones((n, 3))
+    np.add.at(expected, rows, values)
+    got = np.ones((n, 3))
+    IndexedGrad(rows, values, advanced=True).add_into(got)
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-14)
 
 
 def test_repeated_integer_index_sends_gradient_twice(device):
