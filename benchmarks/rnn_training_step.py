@@ -16,6 +16,9 @@ round-robin (one warm-up round first); a ratio is the median over rounds of the
 per-round ratio ours/theirs, so a burst of load on a shared machine hits both
 sides of a ratio alike. ``faults`` is the median number of minor page faults
 (``ru_minflt``) that one of our steps takes after the warm-up: it should be 0.
+A second table (LSTM, one layer) times the matrix products of our step alone
+("gemms"): the floor NumPy's BLAS sets, against which our step and torch's are
+compared.
 
 Shapes: "1x1" one layer, one direction; "2x1" two layers; "1x2" bidirectional.
 Sizes (T, B, I, H): S 20,8,16,32  M 50,32,64,128  L 100,64,128,256  XL 100,128,256,512.
@@ -179,6 +182,55 @@ def make_contenders(kind, T, B, I, H, num_layers=1, bidirectional=False):
     return contenders
 
 
+def lstm_gemms(T, B, I, H):
+    """A zero-argument function running only the matrix products of one rnn.LSTM training step.
+
+    The same GEMMs, shapes and layouts as rnn.kernels.LSTMSequence (float32): per
+    step [W_ih, b, W_hh] [x_t; 1; h_{t-1}] forward and its transpose times da
+    backward, then dW = dA [x; 1; h]^T over all steps. Its time is the floor
+    that NumPy's BLAS sets for our LSTM: everything else in the op (gate
+    nonlinearities, layout copies, Python) is what the op adds on top.
+    """
+    rng = np.random.default_rng(0)
+    K, G = I + 1 + H, 4 * H
+    w_all = rng.standard_normal((G, K)).astype(np.float32)
+    w_back = np.ascontiguousarray(w_all.T)
+    xh = rng.standard_normal((T, K, B)).astype(np.float32)
+    gates = np.empty((T, G, B), np.float32)
+    d_xh = np.empty((T, K, B), np.float32)
+    d_all_t = rng.standard_normal((G, T * B)).astype(np.float32)
+    xh_t = rng.standard_normal((K, T * B)).astype(np.float32)
+
+    def step():
+        for t in range(T):
+            np.matmul(w_all, xh[t], out=gates[t])
+        for t in range(T - 1, -1, -1):
+            np.matmul(w_back, gates[t], out=d_xh[t])
+        return d_all_t @ xh_t.T
+    return step
+
+
+def breakdown():
+    """For LSTM 1x1 at each size: our step, its GEMMs alone, torch's step (the floor and what is on top)."""
+    print("\nLSTM 1x1, where our time goes: 'gemms' runs only the matrix products of our step "
+          "(same shapes, same BLAS)")
+    header = (f"{'size':4} | {'ours':>8} {'gemms':>8} {'torch':>8} | {'gemms/ours':>10} {'ours/gemms':>10} "
+              f"{'torch/gemms':>11}")
+    print(header)
+    print("-" * len(header))
+    for size in ARGS.sizes:
+        T, B, I, H = SIZES[size]
+        contenders = make_contenders("LSTM", T, B, I, H)
+        contenders.pop("numpy", None)
+        contenders["gemms"] = lstm_gemms(T, B, I, H)
+        times, _ = time_round_robin(contenders, ARGS.rounds * (3 if size == "S" else 1))
+        ms = {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}"
+              for n in ("ours", "gemms", "torch")}
+        print(f"{size:4} | {ms['ours']} {ms['gemms']} {ms['torch']} | "
+              f"{paired_ratio(times, 'gemms', 'ours'):>10} {paired_ratio(times, 'ours', 'gemms'):>10} "
+              f"{paired_ratio(times, 'torch', 'gemms'):>11}", flush=True)
+
+
 def time_round_robin(contenders, rounds, warmup=1):
     """({name: [seconds per round]}, [minor page faults of "ours" per round]), contenders interleaved."""
     for _ in range(warmup):
@@ -228,6 +280,8 @@ def main():
                 print(f"{kind:5} {shape:5} {size:4} | {ms['ours']} {ms['numpy']} "
                       f"{ms['torch']} | {paired_ratio(times, 'ours', 'numpy'):>10} "
                       f"{paired_ratio(times, 'ours', 'torch'):>10} | {int(np.median(faults)):6d}", flush=True)
+    if "LSTM" in ARGS.kinds and "1x1" in ARGS.shapes:
+        breakdown()
 
 
 if __name__ == "__main__":
