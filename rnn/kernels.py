@@ -71,13 +71,13 @@ ALLOCATOR_TUNED = keep_freed_memory()
 # A fused op runs one cell over a whole sequence as one Function. Its forward
 # keeps what the backward needs (every state and gate activation); its backward
 # walks t = T-1, ..., 0 over whole gate blocks. The weight gradients are sums
-# over steps, so they are one GEMM over all steps after the loop. RNNSequence
-# and GRUSequence (row layout: a step's gates are (B, G)) also take the input
-# projection X W_ih^T before the loop and dX after it as one GEMM each;
-# LSTMSequence (column layout, where its time is: see its docstring) folds them
-# into its per-step GEMMs. Inside the loops the arrays are updated in place
-# (``out=``, ``*=``) so that a step makes few temporaries; each line still
-# states the equation it computes.
+# over steps, so they are one GEMM over all steps after the loop; so are the
+# input projection X W_ih^T before it and dX after it (RNNSequence,
+# GRUSequence), or they ride along in the step's own GEMM (LSTMSequence).
+# RNNSequence keeps a step's pre-activations in rows, (B, H); the gated ops in
+# columns, (G, B), where each gate block is contiguous (see LSTMSequence).
+# Inside the loops the arrays are updated in place (``out=``, ``*=``) so that
+# a step makes few temporaries; each line still states the equation it computes.
 
 
 class _SequenceFunction(Function):
@@ -348,11 +348,11 @@ class LSTMSequence(_SequenceFunction):
     that holds every step's input, a row of ones and the state written by the
     step before; the backward's GEMM [W_ih, b, W_hh]^T da gives dx_t and
     dh_{t-1} together, and the weight gradients are one GEMM dA xh^T over all
-    steps. Against the row layout of RNNSequence and GRUSequence ((B, G) gates,
-    a separate input projection) this measured 1.1-1.3x faster on whole LSTM
-    steps at B=32, H=128-256 (benchmarks/rnn_training_step.py): elementwise ops
-    on strided gate blocks cost about twice their contiguous time, and OpenBLAS
-    runs the tall GEMM faster than a batch of small input projections.
+    steps. Against the earlier row layout ((B, 4H) gates, h W_hh^T, a separate
+    input projection) a whole step took 0.81x the time at size S, 0.97x at M,
+    0.89x at the char-LM trainer's size and 0.93x at L (forward alone 0.71-0.88x):
+    elementwise ops on strided gate blocks cost about twice their contiguous
+    time, and OpenBLAS runs the tall GEMM (4H, K) (K, B) faster than (B, H) (H, 4H).
 
     Backward, with dh_t and dc_t the gradients reaching h_t and c_t:
         dc   = dc_t + dh_t * o (1 - tanh(c_t)^2)
@@ -527,19 +527,30 @@ class GRUSequence(_SequenceFunction):
     The r and z weight rows are halved so that sigmoid(a) = (1 + tanh(a/2)) / 2
     needs one tanh (halving is exact in floating point).
 
+    Column layout, as LSTMSequence: a step's gates are (3H, B) and its state
+    (H, B), so each gate block is contiguous. The input side of every step is
+    one GEMM before the loop (the candidate needs W_in x apart from W_hn h, so
+    it cannot share the step's GEMM as the LSTM's does), and dX and the weight
+    gradients one GEMM each after it. Against the earlier row layout a whole
+    step took 0.71x the time at size S, 0.91x at M, 0.95x at L, 0.97x at XL.
+
     Backward, with dh the gradient reaching h_t = n + z (h_{t-1} - n):
         da_z = dh * (h_{t-1} - n) z (1 - z),   da_n = dh * (1 - z)(1 - n^2),   dh_{t-1} gets dh * z
-        reset_after:  da_r = da_n * hn r (1 - r),  dhn = da_n * r,  dh_{t-1} += [da_r, da_z, dhn] W_hh
-        reset_before: d(rh) = da_n W_hn,  da_r = d(rh) * h_{t-1} r (1 - r),
-                      dh_{t-1} += d(rh) * r + [da_r, da_z] W_hrz
+        reset_after:  da_r = da_n * hn r (1 - r),  dhn = da_n * r,  dh_{t-1} += W_hh^T [da_r, da_z, dhn]
+        reset_before: d(rh) = W_hn^T da_n,  da_r = d(rh) * h_{t-1} r (1 - r),
+                      dh_{t-1} += d(rh) * r + W_hrz^T [da_r, da_z]
     The factors after "dh *" and "da_n *" do not depend on the gradient; ``_factors``
     computes them a block of steps at a time, just before the loop reaches the block.
     """
 
+    n_step_outputs = 2  # step writes h_t, hn
+    columns = True
+
     @staticmethod
     def layout(weights, reset_after=True):
         """The weights as the forward multiplies by them: r, z rows halved; the input-side bias
-        b_ih + b_hh (but b_in alone when reset after) and, reset after, b_hn for the recurrent side."""
+        b_ih + b_hh (but b_in alone when reset after) and, reset after, b_hn (H, 1) for the
+        recurrent side. w_rec is W_hh itself (3H, H): the step computes W_hh h."""
         w_ih, w_hh, *biases = weights
         xp = get_array_module(w_ih)
         H = w_hh.shape[1]
@@ -551,43 +562,41 @@ class GRUSequence(_SequenceFunction):
             bias = b_ih + b_hh  # b_hr, b_hz (and b_hn, reset before) add to the input side
             if reset_after:
                 bias[2 * H:] = b_ih[2 * H:]
-                b_hn = b_hh[2 * H:]
+                b_hn = b_hh[2 * H:, None]
             bias = bias * half[:, 0]
-        return Layout(w_ih * half, _recurrent_weight(w_hh * half), bias, b_hn=b_hn)
+        return Layout(w_ih * half, w_hh * half, bias, b_hn=b_hn)
 
     @staticmethod
     def step(layout, a, states, outs, reset_after=True):
-        """One step in place: a (B, 3H) = the input projection, overwritten by [r, z, n];
-        states [h_{t-1}] -> outs [h_t, hn], hn = W_hn h + b_hn (reset after) or r h (before)."""
+        """One step in place: a (3H, B) = the input projection, overwritten by [r, z, n];
+        states [h_{t-1}] -> outs [h_t, hn], each (H, B), hn = W_hn h + b_hn (reset after) or r h."""
         xp = get_array_module(a)
-        H = a.shape[1] // 3
+        H = a.shape[0] // 3
         (h,), (h_next, hn) = states, outs
-        w_hh_t = layout.w_rec
-        rz, n = a[:, :2 * H], a[:, 2 * H:]
+        w_rec = layout.w_rec
+        rz, n = a[:2 * H], a[2 * H:]
         if reset_after:
-            hw = h @ w_hh_t
-            rz += hw[:, :2 * H]
+            hw = w_rec @ h
+            rz += hw[:2 * H]
             if layout.b_hn is not None:
-                xp.add(hw[:, 2 * H:], layout.b_hn, out=hn)
+                xp.add(hw[2 * H:], layout.b_hn, out=hn)
             else:
-                hn[...] = hw[:, 2 * H:]
+                hn[...] = hw[2 * H:]
         else:
-            rz += h @ w_hh_t[:, :2 * H]  # [a_r/2, a_z/2]
+            rz += w_rec[:2 * H] @ h  # [a_r/2, a_z/2]
         xp.tanh(rz, out=rz)
         rz *= 0.5
         rz += 0.5  # r, z = sigmoid(a) = (1 + tanh(a/2)) / 2
-        r, z = rz[:, :H], rz[:, H:]
+        r, z = rz[:H], rz[H:]
         if reset_after:
             n += r * hn  # W_in x + b_in + r (W_hn h + b_hn)
         else:
             xp.multiply(r, h, out=hn)
-            n += hn @ w_hh_t[:, 2 * H:]  # W_in x + b_in + b_hn + W_hn (r h)
+            n += w_rec[2 * H:] @ hn  # W_in x + b_in + b_hn + W_hn (r h)
         xp.tanh(n, out=n)
         xp.subtract(h, n, out=h_next)
         h_next *= z
         h_next += n  # h_t = n + z (h_{t-1} - n)
-
-    n_step_outputs = 2  # step writes h_t, hn
 
     def steps_forward(self, x, states, weights, reset_after=True):
         xp = get_array_module(x)
@@ -595,50 +604,50 @@ class GRUSequence(_SequenceFunction):
         T, B, _ = x.shape
         H = w_hh.shape[1]
         layout = self.layout(weights, reset_after)
-        gates = project(layout, x)  # becomes [r, z, n], step by step, in place
-        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[t] = h_{t-1}
-        hs[0] = states[0]
-        hns = xp.empty((T, B, H), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
+        gates = _project_columns(layout, x)  # becomes [r, z, n], step by step, in place
+        hs = xp.empty((T + 1, H, B), dtype=x.dtype)  # hs[t] = h_{t-1}, in columns
+        hs[0] = states[0].T
+        hns = xp.empty((T, H, B), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
+        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)  # (T, 1, B)
         for t in range(T):
             self.step(layout, gates[t], (hs[t],), (hs[t + 1], hns[t]), reset_after)
-            if self.finished is not None:
-                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
-        self.x, self.gates, self.hs, self.hns = x, gates, hs, hns
+            if finished is not None:
+                xp.copyto(hs[t + 1], hs[t], where=finished[t])
+        h_rows = xp.ascontiguousarray(hs.transpose(0, 2, 1))  # (T + 1, B, H)
+        self.x, self.gates, self.hs, self.hns, self.h_rows = x, gates, hs, hns, h_rows
         self.w_ih, self.w_hh, self.has_bias, self.reset_after = w_ih, w_hh, bool(biases), reset_after
-        return hs[1:], (hs[T],)
+        return h_rows[1:], (h_rows[T],)
 
     def steps_backward(self, d_out, d_finals):
         xp = get_array_module(self.hs)
-        gates, hs, hns, w_hh, reset_after = self.gates, self.hs, self.hns, self.w_hh, self.reset_after
-        T, B, G = gates.shape
+        gates, w_hh, reset_after = self.gates, self.w_hh, self.reset_after
+        T, G, B = gates.shape
         H = G // 3
-        r = gates[:, :, :H]
-        h_prev = hs[:-1]
+        r = gates[:, :H]
         d_xw = xp.empty_like(gates)  # gradients of the input-side pre-activations [r, z, n]
         d_rec = xp.empty_like(gates) if reset_after else d_xw  # ... of [W_hr h, W_hz h, hn]
         K = _steps_per_block(gates)
-        (d_h,) = self._initial_grads(d_finals, hs[0])
+        (d_h,) = (xp.ascontiguousarray(d.T) for d in self._initial_grads(d_finals, self.h_rows[0]))
+        d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
         if reset_after:
-            pair = d_rec.reshape(T, B, 3, H)[:, :, 0::2]  # the blocks scaled by da_n: da_r and dhn
+            w_hh_t = xp.ascontiguousarray(w_hh.T)  # (H, 3H)
             for t in range(T - 1, -1, -1):
                 if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
                     lo = max(0, t + 1 - K)
                     keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_rec[lo:t + 1])
                 if d_out is not None:
                     d_h += d_out[t]
-                d_n = d_xw[t, :, 2 * H:]
+                d_n = d_xw[t, 2 * H:]
                 d_n *= d_h  # da_n = dh (1 - z)(1 - n^2)
-                d_rec[t, :, H:2 * H] *= d_h  # da_z = dh (h_{t-1} - n) z (1 - z)
-                pair[t] *= d_n[:, None, :]  # da_r = da_n hn r (1 - r),  dhn = da_n r
-                d_prev = d_rec[t] @ w_hh
-                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + [da_r, da_z, dhn] W_hh
+                d_rec[t, H:2 * H] *= d_h  # da_z = dh (h_{t-1} - n) z (1 - z)
+                d_rec[t].reshape(3, H, B)[0::2] *= d_n  # da_r = da_n hn r (1 - r),  dhn = da_n r
+                d_prev = w_hh_t @ d_rec[t]
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + W_hh^T [da_r, da_z, dhn]
                 d_h = d_prev
-            d_xw[:, :, :2 * H] = d_rec[:, :, :2 * H]
-            d_w_hh = _weight_grad(d_rec, h_prev)
-            d_b_hh = _bias_grad(d_rec) if self.has_bias else None
+            d_xw[:, :2 * H] = d_rec[:, :2 * H]
         else:
-            w_hrz, w_hn = w_hh[:2 * H], w_hh[2 * H:]
-            zn = d_xw.reshape(T, B, 3, H)[:, :, 1:]  # the blocks scaled by dh: da_z and da_n
+            w_hrz_t = xp.ascontiguousarray(w_hh[:2 * H].T)  # (H, 2H)
+            w_hn_t = xp.ascontiguousarray(w_hh[2 * H:].T)  # (H, H)
             for t in range(T - 1, -1, -1):
                 if (T - 1 - t) % K == 0:
                     lo = max(0, t + 1 - K)
@@ -646,23 +655,27 @@ class GRUSequence(_SequenceFunction):
                 if d_out is not None:
                     d_h += d_out[t]
                 dx = d_xw[t]
-                zn[t] *= d_h[:, None, :]  # da_z, da_n
-                d_rh = dx[:, 2 * H:] @ w_hn  # d(r h) = da_n W_hn
-                dx[:, :H] *= d_rh  # da_r = d(r h) h_{t-1} r (1 - r)
-                d_prev = dx[:, :2 * H] @ w_hrz
+                dx[H:].reshape(2, H, B)[...] *= d_h  # da_z, da_n
+                d_rh = w_hn_t @ dx[2 * H:]  # d(r h) = W_hn^T da_n
+                dx[:H] *= d_rh  # da_r = d(r h) h_{t-1} r (1 - r)
+                d_prev = w_hrz_t @ dx[:2 * H]
                 d_prev += d_rh * r[t]
-                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + d(r h) r + [da_r, da_z] W_hrz
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + d(r h) r + W_hrz^T [da_r, da_z]
                 d_h = d_prev
-            # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps.
-            d_w_hh = xp.concatenate([_weight_grad(d_xw[:, :, :2 * H], h_prev),
-                                     _weight_grad(d_xw[:, :, 2 * H:], hns)], axis=0)
-            d_b_hh = _bias_grad(d_xw) if self.has_bias else None
-        d_x = _input_grad(d_xw, self.w_ih) if self.needs_grad[0] else None
-        d_weights = [_weight_grad(d_xw, self.x), d_w_hh]
+        d_xw_all = _columns_to_matrix(d_xw)  # (3H, T*B): every step's gradients side by side
+        h_prev = self.h_rows[:-1].reshape(T * B, H)
+        if reset_after:
+            d_rec_all = _columns_to_matrix(d_rec)
+            d_w_hh, d_b_hh = d_rec_all @ h_prev, d_rec_all.sum(axis=1)
+        else:  # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps
+            d_w_hh = xp.concatenate([d_xw_all[:2 * H] @ h_prev,
+                                     d_xw_all[2 * H:] @ _columns_to_matrix(self.hns).T], axis=0)
+            d_b_hh = d_xw_all.sum(axis=1)
+        d_x = (d_xw_all.T @ self.w_ih).reshape(T, B, -1) if self.needs_grad[0] else None
+        d_weights = [d_xw_all @ self.x.reshape(T * B, -1), d_w_hh]
         if self.has_bias:
-            d_weights += [_bias_grad(d_xw), d_b_hh]
-        return d_x, (d_h,), d_weights
-
+            d_weights += [d_xw_all.sum(axis=1), d_b_hh]
+        return d_x, (xp.ascontiguousarray(d_h.T),), d_weights
 
     def _factors(self, lo, hi, d_xw, d_rec):
         """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
@@ -674,10 +687,10 @@ class GRUSequence(_SequenceFunction):
         """
         xp = get_array_module(d_xw)
         a, h_prev = self.gates[lo:hi], self.hs[lo:hi]
-        H = a.shape[2] // 3
-        r, z, n = a[:, :, :H], a[:, :, H:2 * H], a[:, :, 2 * H:]
+        H = a.shape[1] // 3
+        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
         one_minus_z = 1 - z
-        r_factor, z_factor, n_factor = d_rec[:, :, :H], d_rec[:, :, H:2 * H], d_xw[:, :, 2 * H:]
+        r_factor, z_factor, n_factor = d_rec[:, :H], d_rec[:, H:2 * H], d_xw[:, 2 * H:]
         xp.subtract(h_prev, n, out=z_factor)
         z_factor *= z
         z_factor *= one_minus_z
@@ -688,8 +701,22 @@ class GRUSequence(_SequenceFunction):
         r_factor *= r
         r_factor *= self.hns[lo:hi] if self.reset_after else h_prev
         if self.reset_after:
-            d_rec[:, :, 2 * H:] = r
+            d_rec[:, 2 * H:] = r
         return self._stop_finished(lo, hi, z, z_factor, n_factor)  # dh of a finished one passes back
+
+
+def _project_columns(layout, x):
+    """The input side of every step in column layout: (T, B, I) -> (T, G, B), W_ih x_t + input_bias.
+
+    One GEMM over all steps (G, I) (I, T*B), then a copy that moves whole (B,)-long
+    rows into step-major order.
+    """
+    xp = get_array_module(x)
+    T, B, I = x.shape
+    pre = layout.w_ih @ x.reshape(T * B, I).T  # (G, T*B)
+    if layout.input_bias is not None:
+        pre += layout.input_bias[:, None]
+    return xp.ascontiguousarray(pre.reshape(-1, T, B).transpose(1, 0, 2))
 
 
 # ======================================================= step-by-step inference
