@@ -532,7 +532,7 @@ class GRUSequence(_SequenceFunction):
     one GEMM before the loop (the candidate needs W_in x apart from W_hn h, so
     it cannot share the step's GEMM as the LSTM's does), and dX and the weight
     gradients one GEMM each after it. Against the earlier row layout a whole
-    step took 0.71x the time at size S, 0.91x at M, 0.95x at L, 0.97x at XL.
+    step took 0.73x the time at size S, 0.88x at M, 0.94x at L, 0.95x at XL.
 
     Backward, with dh the gradient reaching h_t = n + z (h_{t-1} - n):
         da_z = dh * (h_{t-1} - n) z (1 - z),   da_n = dh * (1 - z)(1 - n^2),   dh_{t-1} gets dh * z
@@ -624,34 +624,43 @@ class GRUSequence(_SequenceFunction):
         T, G, B = gates.shape
         H = G // 3
         r = gates[:, :H]
-        d_xw = xp.empty_like(gates)  # gradients of the input-side pre-activations [r, z, n]
-        d_rec = xp.empty_like(gates) if reset_after else d_xw  # ... of [W_hr h, W_hz h, hn]
         K = _steps_per_block(gates)
         (d_h,) = (xp.ascontiguousarray(d.T) for d in self._initial_grads(d_finals, self.h_rows[0]))
         d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
         if reset_after:
-            w_hh_t = xp.ascontiguousarray(w_hh.T)  # (H, 3H)
+            # [dhn, da_r, da_z, da_n] of every step: the recurrent side's gradients are its first
+            # three blocks (for W_hn, W_hr, W_hz), the input side's [da_r, da_z, da_n] its last three.
+            d_all = xp.empty((T, 4 * H, B), dtype=gates.dtype)
+            w_hh_t = xp.ascontiguousarray(xp.concatenate([w_hh[2 * H:], w_hh[:2 * H]]).T)  # (H, 3H)
             for t in range(T - 1, -1, -1):
                 if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
                     lo = max(0, t + 1 - K)
-                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_rec[lo:t + 1])
+                    blocks = d_all[lo:t + 1]
+                    keep = self._factors(lo, t + 1, blocks[:, H:2 * H], blocks[:, 2 * H:3 * H],
+                                         blocks[:, 3 * H:], blocks[:, :H])
                 if d_out is not None:
                     d_h += d_out[t]
-                d_n = d_xw[t, 2 * H:]
-                d_n *= d_h  # da_n = dh (1 - z)(1 - n^2)
-                d_rec[t, H:2 * H] *= d_h  # da_z = dh (h_{t-1} - n) z (1 - z)
-                d_rec[t].reshape(3, H, B)[0::2] *= d_n  # da_r = da_n hn r (1 - r),  dhn = da_n r
-                d_prev = w_hh_t @ d_rec[t]
-                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + W_hh^T [da_r, da_z, dhn]
+                d_a = d_all[t]
+                # da_z = dh (h_{t-1} - n) z (1 - z),  da_n = dh (1 - z)(1 - n^2)
+                d_a[2 * H:].reshape(2, H, B)[...] *= d_h
+                d_a[:2 * H].reshape(2, H, B)[...] *= d_a[3 * H:]  # dhn = da_n r,  da_r = da_n hn r (1 - r)
+                d_prev = w_hh_t @ d_a[:3 * H]
+                d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + [W_hn, W_hr, W_hz]^T [dhn, da_r, da_z]
                 d_h = d_prev
-            d_xw[:, :2 * H] = d_rec[:, :2 * H]
+            d_all = _columns_to_matrix(d_all)  # (4H, T*B): every step's gradients side by side
+            d_xw_all, d_rec_all = d_all[H:], d_all[:3 * H]
+            d_w_hh = d_rec_all @ self.h_rows[:-1].reshape(T * B, H)
+            d_b_hh = d_rec_all.sum(axis=1)
+            d_w_hh, d_b_hh = (xp.concatenate([d[H:], d[:H]]) for d in (d_w_hh, d_b_hh))  # rows r, z, n
         else:
+            d_xw = xp.empty_like(gates)  # gradients of the pre-activations [r, z, n]
             w_hrz_t = xp.ascontiguousarray(w_hh[:2 * H].T)  # (H, 2H)
             w_hn_t = xp.ascontiguousarray(w_hh[2 * H:].T)  # (H, H)
             for t in range(T - 1, -1, -1):
                 if (T - 1 - t) % K == 0:
                     lo = max(0, t + 1 - K)
-                    keep = self._factors(lo, t + 1, d_xw[lo:t + 1], d_xw[lo:t + 1])
+                    blocks = d_xw[lo:t + 1]
+                    keep = self._factors(lo, t + 1, blocks[:, :H], blocks[:, H:2 * H], blocks[:, 2 * H:])
                 if d_out is not None:
                     d_h += d_out[t]
                 dx = d_xw[t]
@@ -662,13 +671,9 @@ class GRUSequence(_SequenceFunction):
                 d_prev += d_rh * r[t]
                 d_prev += d_h * keep[t - lo]  # dh_{t-1} = dh z + d(r h) r + W_hrz^T [da_r, da_z]
                 d_h = d_prev
-        d_xw_all = _columns_to_matrix(d_xw)  # (3H, T*B): every step's gradients side by side
-        h_prev = self.h_rows[:-1].reshape(T * B, H)
-        if reset_after:
-            d_rec_all = _columns_to_matrix(d_rec)
-            d_w_hh, d_b_hh = d_rec_all @ h_prev, d_rec_all.sum(axis=1)
-        else:  # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps
-            d_w_hh = xp.concatenate([d_xw_all[:2 * H] @ h_prev,
+            d_xw_all = _columns_to_matrix(d_xw)  # (3H, T*B): every step's gradients side by side
+            # W_hr, W_hz see h_{t-1}; W_hn sees r h_{t-1}: one GEMM per block over all steps.
+            d_w_hh = xp.concatenate([d_xw_all[:2 * H] @ self.h_rows[:-1].reshape(T * B, H),
                                      d_xw_all[2 * H:] @ _columns_to_matrix(self.hns).T], axis=0)
             d_b_hh = d_xw_all.sum(axis=1)
         d_x = (d_xw_all.T @ self.w_ih).reshape(T, B, -1) if self.needs_grad[0] else None
@@ -677,20 +682,19 @@ class GRUSequence(_SequenceFunction):
             d_weights += [d_xw_all.sum(axis=1), d_b_hh]
         return d_x, (xp.ascontiguousarray(d_h.T),), d_weights
 
-    def _factors(self, lo, hi, d_xw, d_rec):
+    def _factors(self, lo, hi, r_factor, z_factor, n_factor, hn_factor=None):
         """The gradient-free factors of steps lo..hi-1, written where the loop will scale them.
 
-        d_rec z block <- (h_{t-1} - n) z (1 - z);   d_xw n block <- (1 - z)(1 - n^2)
-        d_rec r block <- hn r (1 - r) (reset after) or h_{t-1} r (1 - r) (reset before)
-        d_rec n block <- r (reset after: dhn = da_n r)
+        z_factor <- (h_{t-1} - n) z (1 - z);   n_factor <- (1 - z)(1 - n^2)
+        r_factor <- hn r (1 - r) (reset after) or h_{t-1} r (1 - r) (reset before)
+        hn_factor <- r (reset after: dhn = da_n r)
         Returns the factor that carries dh back a step: z (1 for a finished sequence).
         """
-        xp = get_array_module(d_xw)
+        xp = get_array_module(r_factor)
         a, h_prev = self.gates[lo:hi], self.hs[lo:hi]
         H = a.shape[1] // 3
         r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
         one_minus_z = 1 - z
-        r_factor, z_factor, n_factor = d_rec[:, :H], d_rec[:, H:2 * H], d_xw[:, 2 * H:]
         xp.subtract(h_prev, n, out=z_factor)
         z_factor *= z
         z_factor *= one_minus_z
@@ -700,8 +704,8 @@ class GRUSequence(_SequenceFunction):
         xp.subtract(1, r, out=r_factor)
         r_factor *= r
         r_factor *= self.hns[lo:hi] if self.reset_after else h_prev
-        if self.reset_after:
-            d_rec[:, 2 * H:] = r
+        if hn_factor is not None:
+            hn_factor[...] = r
         return self._stop_finished(lo, hi, z, z_factor, n_factor)  # dh of a finished one passes back
 
 
