@@ -224,8 +224,7 @@ def breakdown():
         contenders.pop("numpy", None)
         contenders["gemms"] = lstm_gemms(T, B, I, H)
         times, _ = time_round_robin(contenders, ARGS.rounds * (3 if size == "S" else 1))
-        ms = {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}"
-              for n in ("ours", "gemms", "torch")}
+        ms = median_ms(times, ("ours", "gemms", "torch"))
         print(f"{size:4} | {ms['ours']} {ms['gemms']} {ms['torch']} | "
               f"{paired_ratio(times, 'gemms', 'ours'):>10} {paired_ratio(times, 'ours', 'gemms'):>10} "
               f"{paired_ratio(times, 'torch', 'gemms'):>11}", flush=True)
@@ -246,6 +245,11 @@ def time_round_robin(contenders, rounds, warmup=1):
             if name == "ours":
                 faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     return times, faults
+
+
+def median_ms(times, names):
+    """{name: median ms per round, formatted}, '-' for a contender that did not run."""
+    return {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}" for n in names}
 
 
 def paired_ratio(times, a, b):
@@ -275,8 +279,7 @@ def main():
                 rounds = ARGS.rounds * (3 if size == "S" else 1)
                 times, faults = time_round_robin(make_contenders(kind, T, B, I, H, layers, bidirectional),
                                                  rounds)
-                ms = {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}"
-                      for n in ("ours", "numpy", "torch")}
+                ms = median_ms(times, ("ours", "numpy", "torch"))
                 print(f"{kind:5} {shape:5} {size:4} | {ms['ours']} {ms['numpy']} "
                       f"{ms['torch']} | {paired_ratio(times, 'ours', 'numpy'):>10} "
                       f"{paired_ratio(times, 'ours', 'torch'):>10} | {int(np.median(faults)):6d}", flush=True)
