@@ -16,9 +16,9 @@ round-robin (one warm-up round first); a ratio is the median over rounds of the
 per-round ratio ours/theirs, so a burst of load on a shared machine hits both
 sides of a ratio alike. ``faults`` is the median number of minor page faults
 (``ru_minflt``) that one of our steps takes after the warm-up: it should be 0.
-A second table (LSTM, one layer) times the matrix products of our step alone
-("gemms"): the floor NumPy's BLAS sets, against which our step and torch's are
-compared.
+Further tables (LSTM and GRU, one layer) time the matrix products of our step
+alone ("gemms"): the floor NumPy's BLAS sets, against which our step and
+torch's are compared.
 
 Shapes: "1x1" one layer, one direction; "2x1" two layers; "1x2" bidirectional.
 Sizes (T, B, I, H): S 20,8,16,32  M 50,32,64,128  L 100,64,128,256  XL 100,128,256,512.
@@ -210,9 +210,41 @@ def lstm_gemms(T, B, I, H):
     return step
 
 
-def breakdown():
-    """For LSTM 1x1 at each size: our step, its GEMMs alone, torch's step (the floor and what is on top)."""
-    print("\nLSTM 1x1, where our time goes: 'gemms' runs only the matrix products of our step "
+def gru_gemms(T, B, I, H):
+    """A zero-argument function running only the matrix products of one rnn.GRU training step.
+
+    The same GEMMs, shapes and layouts as rnn.kernels.GRUSequence (reset after,
+    float32): the input side of every step (3H, I) (I, T*B); per step W_hh h
+    forward and its transpose times the recurrent gradients backward; then
+    dW_hh, dW_ih and dX, one GEMM each over all steps.
+    """
+    rng = np.random.default_rng(0)
+    G = 3 * H
+    w_ih = rng.standard_normal((G, I)).astype(np.float32)
+    w_hh = rng.standard_normal((G, H)).astype(np.float32)
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    x = rng.standard_normal((T * B, I)).astype(np.float32)
+    hs = rng.standard_normal((T, H, B)).astype(np.float32)
+    d_rec = rng.standard_normal((T, G, B)).astype(np.float32)
+    d_all = rng.standard_normal((4 * H, T * B)).astype(np.float32)  # [dhn, da_r, da_z, da_n] of all steps
+    h_rows = rng.standard_normal((T * B, H)).astype(np.float32)
+
+    def step():
+        w_ih @ x.T
+        for t in range(T):
+            w_hh @ hs[t]
+        for t in range(T - 1, -1, -1):
+            w_hh_t @ d_rec[t]
+        return d_all[:G] @ h_rows, d_all[H:] @ x, d_all[H:].T @ w_ih
+    return step
+
+
+GEMMS = {"LSTM": lstm_gemms, "GRU": gru_gemms}
+
+
+def breakdown(kind):
+    """For ``kind`` 1x1 at each size: our step, its GEMMs alone, torch's step (the floor, what is on top)."""
+    print(f"\n{kind} 1x1, where our time goes: 'gemms' runs only the matrix products of our step "
           "(same shapes, same BLAS)")
     header = (f"{'size':4} | {'ours':>8} {'gemms':>8} {'torch':>8} | {'gemms/ours':>10} {'ours/gemms':>10} "
               f"{'torch/gemms':>11}")
@@ -220,9 +252,9 @@ def breakdown():
     print("-" * len(header))
     for size in ARGS.sizes:
         T, B, I, H = SIZES[size]
-        contenders = make_contenders("LSTM", T, B, I, H)
+        contenders = make_contenders(kind, T, B, I, H)
         contenders.pop("numpy", None)
-        contenders["gemms"] = lstm_gemms(T, B, I, H)
+        contenders["gemms"] = GEMMS[kind](T, B, I, H)
         times, _ = time_round_robin(contenders, ARGS.rounds * (3 if size == "S" else 1))
         ms = median_ms(times, ("ours", "gemms", "torch"))
         print(f"{size:4} | {ms['ours']} {ms['gemms']} {ms['torch']} | "
@@ -283,8 +315,9 @@ def main():
                 print(f"{kind:5} {shape:5} {size:4} | {ms['ours']} {ms['numpy']} "
                       f"{ms['torch']} | {paired_ratio(times, 'ours', 'numpy'):>10} "
                       f"{paired_ratio(times, 'ours', 'torch'):>10} | {int(np.median(faults)):6d}", flush=True)
-    if "LSTM" in ARGS.kinds and "1x1" in ARGS.shapes:
-        breakdown()
+    for kind in ARGS.kinds:
+        if kind in GEMMS and "1x1" in ARGS.shapes:
+            breakdown(kind)
 
 
 if __name__ == "__main__":

@@ -327,9 +327,24 @@ def _steps_per_block(gates):
     return max(1, _CACHE_BYTES // max(1, gates[0].nbytes))
 
 
-def _lstm_internal_order(xp, H):
-    """Row indices putting PyTorch's gate blocks [i, f, g, o] in the fused op's order [o, i, f, g]."""
-    return xp.concatenate([xp.arange(3 * H, 4 * H), xp.arange(0, 3 * H)])
+def _lstm_stacked(weights, dtype):
+    """[W_ih, b, W_hh] (4H, I + 1 + H), or [W_ih, W_hh] without biases: PyTorch's gate blocks
+    [i, f, g, o] moved to the fused op's order [o, i, f, g] (a rotation by one block), the
+    o, i, f rows halved. A new array: the weights are not touched."""
+    w_ih, w_hh, *biases = weights
+    xp = get_array_module(w_ih)
+    H = w_hh.shape[1]
+    blocks = [w_ih, _bias_sum(biases)[:, None], w_hh] if biases else [w_ih, w_hh]
+    stacked = xp.concatenate([b.astype(dtype, copy=False) for b in blocks], axis=1)
+    stacked = xp.concatenate([stacked[3 * H:], stacked[:3 * H]])  # [o, i, f, g]
+    stacked[:3 * H] *= 0.5
+    return stacked
+
+
+def _lstm_torch_order(a):
+    """Rows in the fused op's gate order [o, i, f, g] -> PyTorch's [i, f, g, o] (a new array)."""
+    H = a.shape[0] // 4
+    return get_array_module(a).concatenate([a[H:], a[:H]])
 
 
 class LSTMSequence(_SequenceFunction):
@@ -372,17 +387,15 @@ class LSTMSequence(_SequenceFunction):
     def layout(weights):
         """The weights as the forward multiplies by them: rows in the order [o, i, f, g], o/i/f halved.
 
-        w_rec is W_hh itself (4H, H) (the step computes W_hh h); the bias is a (4H, 1) column.
+        Views of one stacked array (``_lstm_stacked``): w_ih (4H, I), w_rec = W_hh itself
+        (4H, H) (the step computes W_hh h), and the bias as a (4H, 1) column.
         """
         w_ih, w_hh, *biases = weights
-        xp = get_array_module(w_ih)
-        H = w_hh.shape[1]
-        order = _lstm_internal_order(xp, H)
-        half = xp.ones((4 * H, 1), dtype=w_ih.dtype)
-        half[:3 * H] = 0.5  # o, i, f rows
-        bias = _bias_sum(biases)
-        return Layout(w_ih[order] * half, w_hh[order] * half,
-                      step_bias=None if bias is None else bias[order][:, None] * half)
+        I = w_ih.shape[1]
+        stacked = _lstm_stacked(weights, w_ih.dtype)
+        if not biases:
+            return Layout(stacked[:, :I], stacked[:, I:])
+        return Layout(stacked[:, :I], stacked[:, I + 1:], step_bias=stacked[:, I:I + 1])
 
     @staticmethod
     def step(layout, a, states, outs):
@@ -415,10 +428,8 @@ class LSTMSequence(_SequenceFunction):
         w_ih, w_hh, *biases = weights
         T, B, I = x.shape
         H = w_hh.shape[1]
-        layout = self.layout(weights)
         ones = 1 if biases else 0  # the row of ones in xh that multiplies the bias column
-        w_all = xp.concatenate([layout.w_ih, layout.step_bias, layout.w_rec] if biases
-                               else [layout.w_ih, layout.w_rec], axis=1)  # (4H, I + ones + H)
+        w_all = _lstm_stacked(weights, x.dtype)  # (4H, I + ones + H)
         xh = xp.empty((T + 1, I + ones + H, B), dtype=x.dtype)  # xh[t] = [x_t; 1; h_{t-1}], in columns
         xh[:T, :I] = x.transpose(0, 2, 1)
         xh[:, I:I + ones] = 1
@@ -436,11 +447,8 @@ class LSTMSequence(_SequenceFunction):
                 xp.copyto(hs[t + 1], hs[t], where=finished[t])
                 xp.copyto(cs[t + 1], cs[t], where=finished[t])
         h_rows = xp.ascontiguousarray(hs.transpose(0, 2, 1))  # (T + 1, B, H)
-        self.xh, self.gates, self.cs, self.tanh_cs, self.ones = xh, gates, cs, tanh_cs, ones
-        # The backward multiplies by the unhalved weights (da is the gradient of the unhalved a).
-        unhalve = xp.ones((4 * H, 1), dtype=x.dtype)
-        unhalve[:3 * H] = 2
-        self.w_all, self.gate_order = w_all * unhalve, _lstm_internal_order(xp, H)
+        self.xh, self.gates, self.cs, self.tanh_cs = xh, gates, cs, tanh_cs
+        self.ones, self.w_all = ones, w_all
         return h_rows[1:], (h_rows[T], xp.ascontiguousarray(cs[T].T))
 
     def steps_backward(self, d_out, d_finals):
@@ -452,11 +460,13 @@ class LSTMSequence(_SequenceFunction):
         # One GEMM per step gives dh_{t-1} (and dx_t when x needs it): its rows of [W_ih, b, W_hh]^T.
         first = 0 if self.needs_grad[0] else I + self.ones
         w_back = xp.ascontiguousarray(self.w_all[:, first:].T)
+        w_back[:, :3 * H] *= 2  # unhalved: da is the gradient of the unhalved pre-activation
         d_xh = xp.empty((T, w_back.shape[0], B), dtype=gates.dtype)  # [dx_t; db_t; dh_{t-1}] in columns
         d_gates = xp.empty_like(gates)  # [da_o, da_i, da_f, da_g] of every step, in columns
         K = _steps_per_block(gates)
         c_from_h = xp.empty((min(K, T), H, B), dtype=gates.dtype)
-        d_h, d_c = (xp.ascontiguousarray(d.T) for d in self._initial_grads(d_finals, gates[0, :H].T))
+        d_h, d_c = (xp.zeros((H, B), dtype=gates.dtype) if d is None else xp.ascontiguousarray(d.T)
+                    for d in d_finals)
         d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
         finished = None if self.finished is None else self.finished.transpose(0, 2, 1)
         for t in range(T - 1, -1, -1):
@@ -479,10 +489,10 @@ class LSTMSequence(_SequenceFunction):
         # dW = sum over steps and batch of da [x_t; 1; h_{t-1}]^T: one GEMM, after moving the
         # (B,)-long rows of both into step-major order (a cheap copy: whole rows move).
         d_all = _columns_to_matrix(d_gates) @ _columns_to_matrix(xh[:T]).T  # (4H, I + ones + H)
-        back = xp.argsort(self.gate_order)  # rows back in PyTorch's order
-        d_weights = [d_all[back, :I], d_all[back, I + self.ones:]]
+        d_all = _lstm_torch_order(d_all)
+        d_weights = [d_all[:, :I], d_all[:, I + self.ones:]]
         if self.ones:
-            d_b = d_all[back, I]
+            d_b = d_all[:, I]
             d_weights += [d_b, d_b.copy()]
         d_x = xp.ascontiguousarray(d_xh[:, :I].transpose(0, 2, 1)) if self.needs_grad[0] else None
         return d_x, (xp.ascontiguousarray(d_h.T), xp.ascontiguousarray(d_c.T)), d_weights
