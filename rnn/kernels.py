@@ -222,7 +222,8 @@ def _bias_sum(biases):
 class Layout(NamedTuple):
     """A cell's weights as its forward multiplies by them (see each op's ``layout``).
 
-    w_ih (G, I) and w_rec contiguous, gate blocks in the op's internal order; w_rec is
+    w_ih (G, I) and w_rec, gate blocks in the op's internal order (arrays of their own, or
+    for the LSTM views of its stacked [W_ih, b, W_hh]); w_rec is
     the recurrent weight as the step multiplies by it: W_hh^T (H, G) for an op in row
     layout (h W_hh^T), W_hh (G, H) for one in column layout (W_hh h, see ``columns``).
     input_bias (G,) enters with the input projection, step_bias (G,) or (G, 1) at each
