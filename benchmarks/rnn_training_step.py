@@ -246,10 +246,8 @@ def breakdown(kind):
     """For ``kind`` 1x1 at each size: our step, its GEMMs alone, torch's step (the floor, what is on top)."""
     print(f"\n{kind} 1x1, where our time goes: 'gemms' runs only the matrix products of our step "
           "(same shapes, same BLAS)")
-    header = (f"{'size':4} | {'ours':>8} {'gemms':>8} {'torch':>8} | {'gemms/ours':>10} {'ours/gemms':>10} "
-              f"{'torch/gemms':>11}")
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'size':4} | {'ours':>8} {'gemms':>8} {'torch':>8} | "
+                 f"{'gemms/ours':>10} {'ours/gemms':>10} {'torch/gemms':>11}")
     for size in ARGS.sizes:
         T, B, I, H = SIZES[size]
         contenders = make_contenders(kind, T, B, I, H)
@@ -279,14 +277,19 @@ def time_round_robin(contenders, rounds, warmup=1):
     return times, faults
 
 
+def print_header(header):
+    print(header)
+    print("-" * len(header))
+
+
 def median_ms(times, names):
     """{name: median ms per round, formatted}, '-' for a contender that did not run."""
     return {n: f"{1e3 * np.median(times[n]):8.2f}" if n in times else f"{'-':>8}" for n in names}
 
 
 def paired_ratio(times, a, b):
-    """Median over rounds of times[a] / times[b], formatted; '-' when b did not run."""
-    if b not in times:
+    """Median over rounds of times[a] / times[b], formatted; '-' when either did not run."""
+    if a not in times or b not in times:
         return f"{'-':>5}"
     return f"{np.median(np.divide(times[a], times[b])):5.2f}"
 
@@ -299,10 +302,8 @@ def main():
           + f"; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE') or '(auto)'}")
     print("median ms per training step; ratios: median of per-round paired ratios; "
           "faults: minor page faults per step of ours")
-    header = (f"{'model':5} {'shape':5} {'size':4} | {'ours':>8} {'numpy':>8} {'torch':>8} | "
-              f"{'ours/numpy':>10} {'ours/torch':>10} | {'faults':>6}")
-    print(header)
-    print("-" * len(header))
+    print_header(f"{'model':5} {'shape':5} {'size':4} | {'ours':>8} {'numpy':>8} {'torch':>8} | "
+                 f"{'ours/numpy':>10} {'ours/torch':>10} | {'faults':>6}")
     for kind in ARGS.kinds:
         for shape in ARGS.shapes:
             layers, bidirectional = SHAPES[shape]
