@@ -9,23 +9,16 @@
   seconds): the cell that goes over it fails, naming the notebook and its total.
 """
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+import lessons as lessons_tool  # tools/lessons.py: pytest's pythonpath holds tools/
 
 ROOT = Path(__file__).resolve().parent
 SANITIZE_FILE = ROOT / "lessons" / "nbval_sanitize.cfg"
 
 
-def _load_lessons_tool():
-    spec = importlib.util.spec_from_file_location("lessons_tool", ROOT / "tools" / "lessons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lessons_tool = _load_lessons_tool()
 lessons_tool.pin_environment()  # before any kernel starts
 
 _cell_time = {}  # notebook path -> seconds of cell time so far

@@ -97,7 +97,9 @@ class _SequenceFunction(Function):
     Subclasses write ``steps_forward(x, states, weights, **options) -> (out, finals)``
     and ``steps_backward(d_out, d_finals) -> (d_x, d_states, d_weights)``, in
     processing order; ``self.active`` / ``self.finished`` ((T, B, 1) bool, or
-    None without lengths) say which sequences are running at each step. The
+    None without lengths) say which sequences are running at each step, and
+    ``active_steps`` / ``finished_steps`` are the same masks laid out against the
+    loops' states: (T, B, 1) in row layout, (T, 1, B) in column layout. The
     outputs may be views of the states kept for backward (no copy), which is
     safe because tensorgrad ops never write into their inputs.
     """
@@ -111,10 +113,13 @@ class _SequenceFunction(Function):
         T, B, _ = x.shape
         self.order = _time_order(xp, T, B, reverse, lengths)
         if lengths is None:
-            self.active = self.finished = None
+            self.active = self.finished = self.active_steps = self.finished_steps = None
         else:
             self.active = (xp.arange(T)[:, None] < xp.asarray(lengths))[:, :, None]
             self.finished = ~self.active
+            masks = (self.active, self.finished)
+            self.active_steps, self.finished_steps = (tuple(m.transpose(0, 2, 1) for m in masks)
+                                                      if self.columns else masks)
         out, finals = self.steps_forward(self._reorder(x), states, weights, **options)
         if self.active is not None:
             out = out * self.active  # zero outputs past each sequence's end
@@ -141,16 +146,18 @@ class _SequenceFunction(Function):
         place) and a carry factor of 1, so the gradient of their state passes straight back."""
         if self.active is None:
             return carry
-        run, done = self.active[lo:hi], self.finished[lo:hi]
-        if self.columns:
-            run, done = run.transpose(0, 2, 1), done.transpose(0, 2, 1)
+        run, done = self.active_steps[lo:hi], self.finished_steps[lo:hi]
         for factor in gate_factors:
             factor *= run
         return carry * run + done
 
     def _initial_grads(self, d_finals, like):
-        """The gradients reaching the final states, as fresh arrays the loop may update in place."""
+        """The gradients reaching the final states (each (B, H), or None for zero, as ``like``), as
+        fresh arrays the loop may update in place, in the loops' layout: (B, H) rows or (H, B) columns."""
         xp = get_array_module(like)
+        if self.columns:
+            return [xp.zeros(like.shape[::-1], dtype=like.dtype) if d is None else xp.ascontiguousarray(d.T)
+                    for d in d_finals]
         return [xp.zeros_like(like) if d is None else d.copy() for d in d_finals]
 
 
@@ -279,8 +286,8 @@ class RNNSequence(_SequenceFunction):
         hs[0] = states[0]
         for t in range(T):
             self.step(layout, pre[t], hs[t:t + 1], hs[t + 1:t + 2], nonlinearity)
-            if self.finished is not None:  # past the end: carry the state
-                xp.copyto(hs[t + 1], hs[t], where=self.finished[t])
+            if self.finished_steps is not None:  # past the end: carry the state
+                xp.copyto(hs[t + 1], hs[t], where=self.finished_steps[t])
         self.x, self.hs, self.w_ih, self.w_hh = x, hs, w_ih, w_hh
         self.has_bias, self.nonlinearity = bool(biases), nonlinearity
         return hs[1:], (hs[T],)
@@ -296,16 +303,16 @@ class RNNSequence(_SequenceFunction):
             xp.subtract(1, d_a, out=d_a)
         else:
             d_a = (h > 0).astype(h.dtype)
-        if self.active is not None:
-            d_a *= self.active  # a finished sequence gets no gradient into its pre-activation
+        if self.active_steps is not None:
+            d_a *= self.active_steps  # a finished sequence gets no gradient into its pre-activation
         (d_h,) = self._initial_grads(d_finals, hs[0])
         for t in range(T - 1, -1, -1):
             if d_out is not None:
                 d_h += d_out[t]
             d_a[t] *= d_h
             d_prev = d_a[t] @ w_hh
-            if self.finished is not None:  # ... and passes dh straight back
-                d_prev += d_h * self.finished[t]
+            if self.finished_steps is not None:  # ... and passes dh straight back
+                d_prev += d_h * self.finished_steps[t]
             d_h = d_prev
         d_x = _input_grad(d_a, self.w_ih) if self.needs_grad[0] else None
         d_weights = list(_both_weight_grads(d_a, self.x, hs[:-1]))
@@ -440,7 +447,7 @@ class LSTMSequence(_SequenceFunction):
         cs = xp.empty((T + 1, H, B), dtype=x.dtype)  # cs[t] = c_{t-1}
         tanh_cs = xp.empty((T, H, B), dtype=x.dtype)
         cs[0] = states[1].T
-        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)  # (T, 1, B)
+        finished = self.finished_steps
         for t in range(T):
             xp.matmul(w_all, xh[t], out=gates[t])  # [a_o/2, a_i/2, a_f/2, a_g] = W [x_t; 1; h_{t-1}]
             self.activate(gates[t], cs[t], (hs[t + 1], cs[t + 1], tanh_cs[t]))
@@ -466,10 +473,9 @@ class LSTMSequence(_SequenceFunction):
         d_gates = xp.empty_like(gates)  # [da_o, da_i, da_f, da_g] of every step, in columns
         K = _steps_per_block(gates)
         c_from_h = xp.empty((min(K, T), H, B), dtype=gates.dtype)
-        d_h, d_c = (xp.zeros((H, B), dtype=gates.dtype) if d is None else xp.ascontiguousarray(d.T)
-                    for d in d_finals)
+        d_h, d_c = self._initial_grads(d_finals, self.cs[0].T)  # (H, B) columns
         d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
-        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)
+        finished = self.finished_steps
         for t in range(T - 1, -1, -1):
             if (T - 1 - t) % K == 0:  # the factors of the next block of steps, lo..t
                 lo = max(0, t + 1 - K)
@@ -619,7 +625,7 @@ class GRUSequence(_SequenceFunction):
         hs = xp.empty((T + 1, H, B), dtype=x.dtype)  # hs[t] = h_{t-1}, in columns
         hs[0] = states[0].T
         hns = xp.empty((T, H, B), dtype=x.dtype)  # reset after: W_hn h + b_hn; before: r h
-        finished = None if self.finished is None else self.finished.transpose(0, 2, 1)  # (T, 1, B)
+        finished = self.finished_steps
         for t in range(T):
             self.step(layout, gates[t], (hs[t],), (hs[t + 1], hns[t]), reset_after)
             if finished is not None:
@@ -636,7 +642,7 @@ class GRUSequence(_SequenceFunction):
         H = G // 3
         r = gates[:, :H]
         K = _steps_per_block(gates)
-        (d_h,) = (xp.ascontiguousarray(d.T) for d in self._initial_grads(d_finals, self.h_rows[0]))
+        (d_h,) = self._initial_grads(d_finals, self.h_rows[0])  # (H, B) columns
         d_out = None if d_out is None else xp.ascontiguousarray(d_out.transpose(0, 2, 1))  # (T, H, B)
         if reset_after:
             # [dhn, da_r, da_z, da_n] of every step: the recurrent side's gradients are its first

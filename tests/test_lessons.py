@@ -7,7 +7,6 @@ writes fails every exercise check, and every check rejects the exercise's
 known-wrong answers (``tools/lessons.py wrong-answers``).
 """
 
-import importlib.util
 import json
 import re
 import shutil
@@ -19,20 +18,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import lessons as tool  # tools/lessons.py: pytest's pythonpath holds tools/
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_NOTEBOOK_BYTES = 500_000
 STUDENT_CHECK_ERRORS = {"NotImplementedError", "AssertionError", "NameError"}
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("lessons_tool", ROOT / "tools" / "lessons.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 pytest_plugins = ["pytester"]
-tool = _load_tool()
 LESSONS = tool.lesson_paths()
 by_name = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
@@ -453,6 +446,6 @@ def test_nbval_sanitizes_addresses_and_fails_a_lesson_over_its_time_budget(pytes
                        ("import time\ntime.sleep(0.6)", None)])
     nbformat.write(nb, pytester.path / "lessons" / "00_tiny.ipynb")
     result = pytester.runpytest_subprocess("--nbval", "--nbval-current-env", "-o", "lesson_time_budget=0.3",
-                                           "-p", "no:cacheprovider", "lessons")
+                                           "-o", "pythonpath=tools", "-p", "no:cacheprovider", "lessons")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*00_tiny.ipynb has used * s of cell time, over its budget of 0.3 s*"])

@@ -4,7 +4,6 @@ answers, the instructor view shows them, and every image and link resolves insid
 The site is built once per view from the committed notebooks (no execution, a second or so).
 """
 
-import importlib.util
 import json
 import re
 from html.parser import HTMLParser
@@ -13,19 +12,11 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+import website  # tools/website.py
+
+import lessons as lessons_tool  # tools/lessons.py: pytest's pythonpath holds tools/
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("website_tool", ROOT / "tools" / "website.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-website = _load_tool()
-lessons_tool = website.lessons_tool
 LESSONS = lessons_tool.lesson_paths()
 by_lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,7 +8,6 @@ no browser download. Without a Chromium on PATH the tests skip (CI's fresh machi
 """
 
 import concurrent.futures
-import importlib.util
 import json
 import re
 import shutil
@@ -56,11 +55,6 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("website_tool", ROOT / "tools" / "website.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def chromium(args, profile, timeout=BROWSER_TIMEOUT_S):
@@ -91,7 +85,7 @@ def console_messages(stderr):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    website = _load_tool()
+    import website  # tools/website.py: needs the site extra, so imported only here
     out = tmp_path_factory.mktemp("browser") / "site"
     lessons = website.build_site(out)
     return out, lessons
