@@ -53,20 +53,6 @@ def test_missing_h0_means_zeros(mode):
     np.testing.assert_allclose(h.numpy(), _loop(a, b, np.zeros(b.shape[1:])), **EXACT)
 
 
-@pytest.mark.parametrize("T", LENGTHS)
-def test_parallel_equals_sequential_in_values_and_gradients(T, device):
-    arrays = _arrays(T, seed=T)
-    sequential = _run(linear_recurrence, arrays, "sequential", device)
-    parallel = _run(linear_recurrence, arrays, "parallel", device)
-    for name, s, p in zip(["h", "da", "db", "dh0"], sequential, parallel, strict=True):
-        np.testing.assert_allclose(p, s, **EXACT, err_msg=name)
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("T", [1, 2, 5, 8, 13])
-def test_linear_recurrence_gradcheck(mode, T):
-    inputs = [tg.tensor(v, requires_grad=True) for v in _arrays(T, B=2, H=3, seed=T)]
-    assert tg.gradcheck(lambda a, b, h0: linear_recurrence(a, b, h0, mode=mode), inputs)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -116,6 +102,34 @@ def _log_arrays(T, B=2, H=3, seed=0):
     return rng.uniform(-3, 0.1, (T, B, H)), rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
 
 
+# The linear recurrence and its log-space form, with the names of what _run returns for each.
+RECURRENCES = {
+    "linear": (linear_recurrence, lambda T: _arrays(T, seed=T), ["h", "da", "db", "dh0"]),
+    "log": (log_linear_recurrence, lambda T: _log_arrays(T, seed=T),
+            ["log h", "dlog_a", "dlog_b", "dlog_h0"]),
+}
+
+
+@pytest.mark.parametrize("kind", RECURRENCES)
+@pytest.mark.parametrize("T", LENGTHS)
+def test_parallel_equals_sequential_in_values_and_gradients(kind, T, device):
+    fn, make, names = RECURRENCES[kind]
+    arrays = make(T)
+    sequential = _run(fn, arrays, "sequential", device)
+    parallel = _run(fn, arrays, "parallel", device)
+    for name, s, p in zip(names, sequential, parallel, strict=True):
+        np.testing.assert_allclose(p, s, **EXACT, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", RECURRENCES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("T", [1, 2, 5, 8, 13])
+def test_recurrence_gradcheck(kind, mode, T):
+    fn, make, _ = RECURRENCES[kind]
+    inputs = [tg.tensor(v, requires_grad=True) for v in make(T)]
+    assert tg.gradcheck(lambda a, b, h0: fn(a, b, h0, mode=mode), inputs)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_log_recurrence_is_the_log_of_the_linear_one(mode):
     log_a, log_b, log_h0 = _log_arrays(33)
@@ -131,20 +145,6 @@ def test_log_recurrence_without_h0_starts_from_zero(mode):
     np.testing.assert_allclose(log_h.numpy(), np.log(_loop(np.exp(log_a), np.exp(log_b), 0.0)), **EXACT)
 
 
-@pytest.mark.parametrize("T", LENGTHS)
-def test_log_parallel_equals_log_sequential_in_values_and_gradients(T, device):
-    arrays = _log_arrays(T, seed=T)
-    sequential = _run(log_linear_recurrence, arrays, "sequential", device)
-    parallel = _run(log_linear_recurrence, arrays, "parallel", device)
-    for name, s, p in zip(["log h", "dlog_a", "dlog_b", "dlog_h0"], sequential, parallel, strict=True):
-        np.testing.assert_allclose(p, s, **EXACT, err_msg=name)
-
-
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("T", [1, 2, 5, 8, 13])
-def test_log_linear_recurrence_gradcheck(mode, T):
-    inputs = [tg.tensor(v, requires_grad=True) for v in _log_arrays(T, seed=T)]
-    assert tg.gradcheck(lambda la, lb, lh0: log_linear_recurrence(la, lb, lh0, mode=mode), inputs)
 
 
 @pytest.mark.parametrize("mode", MODES)

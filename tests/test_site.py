@@ -182,26 +182,26 @@ def test_previous_and_next_links_chain_the_lessons_in_order(student_site):
 # ------------------------------------------------------------------ the answers stay out of the student view
 
 
-@by_lesson
-def test_no_solution_line_appears_in_the_student_page(student_site, path):
-    out, _ = student_site
-    nb = nbformat.read(path, as_version=4)
-    answers = answer_lines(nb)
+def _answers_and_page_text(site, path):
+    """The lesson's solution lines and the visible text of its page in ``site`` (skips a lesson
+    without exercises)."""
+    out, _ = site
+    answers = answer_lines(nbformat.read(path, as_version=4))
     if not answers:
         pytest.skip(f"{path.name} has no exercise")
-    text = Page(out / f"{path.stem}.html").text
+    return answers, Page(out / f"{path.stem}.html").text
+
+
+@by_lesson
+def test_no_solution_line_appears_in_the_student_page(student_site, path):
+    answers, text = _answers_and_page_text(student_site, path)
     assert [line for line in answers if line in text] == []
     assert "raise NotImplementedError()" in text
 
 
 @by_lesson
 def test_every_solution_line_appears_in_the_instructor_page(instructor_site, path):
-    out, _ = instructor_site
-    nb = nbformat.read(path, as_version=4)
-    answers = answer_lines(nb)
-    if not answers:
-        pytest.skip(f"{path.name} has no exercise")
-    text = Page(out / f"{path.stem}.html").text
+    answers, text = _answers_and_page_text(instructor_site, path)
     assert [line for line in answers if line not in text] == []
 
 
