@@ -7,6 +7,7 @@ are reused from the heap instead of being returned to the OS and faulted in
 again on the next step.
 """
 
+import ctypes
 import resource
 import sys
 
@@ -79,12 +80,20 @@ def test_outputs_kept_from_earlier_steps_are_not_overwritten():
         np.testing.assert_array_equal(out.numpy(), layer(_input((10, 4, 8), seed, np.float32))[0].numpy())
 
 
+# A step whose buffers were faulted in again takes thousands of faults (about 5,200 for the medium LSTM and
+# 6,700 for the 72 MB case without the settings, one per 4 KiB page, or one per 2 MiB where transparent huge
+# pages are on). A steady step may still take a stray fault or two that are not ours: CPython's small-object
+# allocator maps its 1 MiB arenas itself (outside malloc) and unmaps an empty one at once, and the kernel may
+# migrate or compact pages under memory pressure. CI once saw one such fault per step. The tests allow for it.
+STRAY_FAULTS = 4
+
+
 @pytest.mark.skipif(not rnn.kernels.ALLOCATOR_TUNED, reason="malloc thresholds are only set on Linux/glibc")
 def test_a_steady_training_step_takes_no_page_faults():
     """A medium LSTM step allocates several MB per call; after warm-up none of it is faulted in again."""
     layer = _layer("LSTM", np.float32, 64, 128)
     faults = _faults_per_step(layer, _input((50, 32, 64), 0, np.float32), warmup=3, steps=5)
-    assert min(faults) == 0, f"minor page faults per step: {faults}"
+    assert sorted(faults)[len(faults) // 2] <= STRAY_FAULTS, f"minor page faults per step: {faults}"
 
 
 @pytest.mark.skipif(not rnn.kernels.ALLOCATOR_TUNED, reason="malloc options are only set on Linux/glibc")
@@ -92,8 +101,25 @@ def test_buffers_above_the_largest_mmap_threshold_take_no_page_faults():
     """Above 32 MiB glibc's mmap threshold cannot be raised: only M_MMAP_MAX = 0 keeps such a buffer."""
     layer = _layer("RNN", np.float64, 8, 128)
     x = _input((1100, 64, 8), 0, np.float64)  # the states kept for backward: 1101 x 64 x 128 x 8 B = 72 MB
-    faults = _faults_per_step(layer, x, warmup=2, steps=3)
-    assert min(faults) == 0, f"minor page faults per step: {faults}"
+    faults = _faults_per_step(layer, x, warmup=2, steps=5)
+    assert sorted(faults)[len(faults) // 2] <= STRAY_FAULTS, f"minor page faults per step: {faults}"
+
+
+@pytest.mark.skipif(not rnn.kernels.ALLOCATOR_TUNED, reason="malloc options are only set on Linux/glibc")
+def test_without_the_malloc_settings_the_same_step_faults_its_buffers_in_again():
+    """The control for the two tests above: their measurement sees re-faulted buffers when there are some."""
+    layer = _layer("LSTM", np.float32, 64, 128)
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+    try:
+        libc.mallopt(M_MMAP_MAX, 65536)  # glibc's defaults
+        libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
+        faults = _faults_per_step(layer, _input((50, 32, 64), 0, np.float32), warmup=3, steps=3)
+    finally:
+        assert rnn.kernels.keep_freed_memory()
+    # about 5,200 here with 4 KiB pages; transparent huge pages ("always") would fault its larger buffers in
+    # 2 MiB at a time, so the bound leaves room for that
+    assert min(faults) > 10 * STRAY_FAULTS, f"minor page faults per step: {faults}"
 
 
 def _faults_per_step(layer, x, warmup, steps):
