@@ -11,6 +11,7 @@ an error that names nn.ModuleList / nn.ModuleDict.
 
 import math
 import operator
+import sys
 from collections import OrderedDict
 
 import numpy
@@ -19,6 +20,12 @@ from . import backend, functional
 from .optim import clip_grad as utils  # noqa: F401  (torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_)
 from .random import generator, uniform
 from .tensor import DEFAULT_FLOAT, Tensor
+
+# nn is one file, not a package; registering its two torch sub-namespaces makes
+# `import tensorgrad.nn.functional as F` and `from tensorgrad.nn.utils import
+# clip_grad_norm_` work as the torch lines they are typed from.
+sys.modules[__name__ + ".functional"] = functional
+sys.modules[__name__ + ".utils"] = utils
 
 
 class Parameter(Tensor):

@@ -6,6 +6,9 @@ gradients, and the same calls to raise. Without torch only the torch side is
 skipped.
 """
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -472,3 +475,16 @@ def test_format_spec_on_tensors_matches_torch():
     assert f"{tg.tensor(3.14159):.3f}" == f"{torch.tensor(3.14159):.3f}"
     assert raises_in(tg, lambda lib: f"{lib.tensor([1.0]):.2f}", TypeError)
     assert raises_in(torch, lambda lib: f"{lib.tensor([1.0]):.2f}", TypeError)
+
+
+def test_torch_import_lines_for_nn_functional_and_nn_utils_work():
+    """`import torch.nn.functional as F` and `from torch.nn.utils import ...`, typed for tensorgrad, in a
+    fresh interpreter (nn is a module, not a package, so these names must be registered)."""
+    code = ("import tensorgrad.nn.functional as F\n"
+            "from tensorgrad.nn.utils import clip_grad_norm_\n"
+            "from tensorgrad.nn import functional\n"
+            "import tensorgrad as tg\n"
+            "assert F is tg.nn.functional is functional is tg.functional\n"
+            "assert clip_grad_norm_ is tg.nn.utils.clip_grad_norm_\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
