@@ -10,6 +10,10 @@ verified file each (rnn/checkpoint.py), so ``--resume`` continues exactly
 where the run stopped: the same weights, to the bit, as a run never stopped
 (the learning-rate schedule's position included).
 A diverging run stops before it can overwrite a good checkpoint.
+
+Exit status: 0 done; 1 an error while running (out of memory, disk full);
+2 refused input (bad arguments, an unusable checkpoint or --out);
+3 the run diverged (nothing saved); 128 + N stopped by signal N, saved.
 """
 
 import argparse
@@ -46,6 +50,7 @@ SCHEDULES = ("constant", "cosine", "step")
 LR_FLOOR = 0.1
 # A batch's loss above this many times ln(V), the loss of a uniform guess, stops the run (see _check_loss).
 BLOW_UP = 3.0
+EXIT_DIVERGED = 3  # apart from 2 (refused input), so a sweep script can tell a blown-up run from a typo
 
 
 class UsageError(Exception):
@@ -489,7 +494,9 @@ def _train(args):
             return 128 + stop.signum
     except _Diverged as err:
         bar.close()
-        raise UsageError(_diverged_message(err, step, last_saved, settings, args.out, vocab)) from None
+        message = _diverged_message(err, step, last_saved, settings, args.out, vocab)
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_DIVERGED
     except KeyboardInterrupt:
         bar.close()
         kept = (f"the checkpoint of step {last_saved} in {args.out} is intact (continue with: "

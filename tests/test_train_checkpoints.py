@@ -193,7 +193,7 @@ def test_a_blown_up_loss_stops_the_run_and_keeps_the_good_checkpoint(corpus, tmp
     assert train(corpus, tmp_path / "run", "--steps", "2") == 0
     before = {name: (tmp_path / "run" / name).read_bytes() for name in ("latest.npz", "best.npz")}
     capsys.readouterr()
-    assert resume(tmp_path / "run", "--steps", "20", "--lr", "100") == 2
+    assert resume(tmp_path / "run", "--steps", "20", "--lr", "100") == cli.EXIT_DIVERGED == 3
     err = _one_line_error(capsys)
     assert "training diverged at step" in err and "three times the loss of a uniform guess" in err
     assert "last good checkpoint (step 2)" in err and "--resume --lr 10" in err
@@ -210,7 +210,7 @@ def test_a_nan_gradient_stops_the_run_before_the_weights_change(corpus, tmp_path
         return value * float("nan") if len(calls) == 3 else value
 
     monkeypatch.setattr(cli.CharLM, "loss", loss)
-    assert train(corpus, tmp_path / "run", "--steps", "10") == 2
+    assert train(corpus, tmp_path / "run", "--steps", "10") == cli.EXIT_DIVERGED
     err = _one_line_error(capsys)
     assert "training diverged at step 3: the gradient norm is nan" in err
     assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 2
@@ -224,7 +224,7 @@ def test_a_nan_validation_loss_stops_the_run_without_saving(corpus, tmp_path, mo
         return value if tg.is_grad_enabled() else value * float("nan")
 
     monkeypatch.setattr(cli.CharLM, "loss", loss)
-    assert train(corpus, tmp_path / "run", "--steps", "10") == 2
+    assert train(corpus, tmp_path / "run", "--steps", "10") == cli.EXIT_DIVERGED
     assert "training diverged at step 2: the validation loss is nan" in _one_line_error(capsys)
     assert not (tmp_path / "run" / "latest.npz").exists()
 
