@@ -1,10 +1,13 @@
 """Optimizers against their formulas, clipping, and resuming from a state dict."""
 
+import math
+
 import numpy as np
 import pytest
 
 import tensorgrad as tg
 from tensorgrad import nn, optim
+from tensorgrad.testing import count_ops
 
 
 def _param(values):
@@ -313,3 +316,17 @@ def test_clip_grad_norm_can_refuse_a_nonfinite_norm():
     p.grad = np.array([np.inf])
     with pytest.raises(RuntimeError, match="total norm of the gradients is inf"):
         optim.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, math.inf, 1.0])
+def test_clip_grad_norm_reads_one_number_back_from_the_device(simulated_gpu, norm_type):
+    """On a GPU each read of a device number waits for the queue: one for the norm of every parameter."""
+    shapes = [(2, 3), (4,), (0,), ()]
+    params = [tg.tensor(np.full(shape, 3.0), requires_grad=True, device="cuda") for shape in shapes]
+    for p in params:
+        p.grad = p.data * 1.0
+    with count_ops() as ops:
+        norm = optim.clip_grad_norm_(params, max_norm=1.0, norm_type=norm_type)
+    expected = {2.0: 3.0 * math.sqrt(11), math.inf: 3.0, 1.0: 33.0}[norm_type]
+    assert norm == pytest.approx(expected) and ops.by_name["device_to_host"] == 1
+    assert all(type(p.grad) is type(p.data) for p in params)

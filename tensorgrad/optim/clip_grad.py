@@ -4,6 +4,7 @@ import math
 
 import numpy
 
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 
@@ -21,13 +22,17 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not params:
         return numpy.float64(0.0)
     norm_type = float(norm_type)
+    # Each gradient's part of the norm stays a 0-d array on its device, and only
+    # the total is read back: one host sync for all parameters on a GPU, not one
+    # per parameter. sum() adds the parts in parameter order, as floats would.
     grads = [p.grad.astype(numpy.float64) for p in params]
     if norm_type == math.inf:
-        total = max(float(abs(g).max()) if g.size else 0.0 for g in grads)
+        peaks = [abs(g).max() for g in grads if g.size]
+        total = float(get_array_module(grads[0]).stack(peaks).max()) if peaks else 0.0
     elif norm_type == 2:
-        total = math.sqrt(sum(float((g * g).sum()) for g in grads))
+        total = math.sqrt(float(sum((g * g).sum() for g in grads)))
     else:
-        total = sum(float((abs(g) ** norm_type).sum()) for g in grads) ** (1 / norm_type)
+        total = float(sum((abs(g) ** norm_type).sum() for g in grads)) ** (1 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of the gradients is {total}; pass "
                            "error_if_nonfinite=False to clip anyway (the gradients become nan)")
