@@ -9,14 +9,14 @@ output, which is how the graph is built.
 ``backward`` visits the graph iteratively (an explicit stack, never recursion),
 so a graph of any depth works, in time linear in its size.
 
-Every tensor carries a version counter that in-place ops bump. An op records
-its inputs' versions when it is recorded; backward checks the ones it saved
+Every tensor carries a version box, shared with its views: how many in-place
+ops modified its memory, and the value of a global count of in-place ops
+(``inplace_ops``) at the last one. An op records that count when it is
+recorded (its ``epoch``); backward checks the tensors it saved
 (``saved_inputs``, and its output when ``saves_output``) and raises, naming the
-op, if one was modified in place since: the gradient would be silently wrong.
-To keep that free when nothing is modified in place, a global count of
-in-place ops (``inplace_ops``) says whether there is anything to check: an op
-recorded when the count was 0 saw only version-0 inputs, and one whose count
-is unchanged at backward time saw no in-place op since.
+op, if one was modified in place since, which would make the gradient silently
+wrong. Recording costs one number per op, and when the count is unchanged at
+backward time no in-place op ran since, so nothing needs checking.
 """
 
 import pathlib
@@ -155,8 +155,7 @@ class Function:
     parents = ()  # the input Tensors, set once the op is recorded in a graph
     n_outputs = 1
     freed = False
-    epoch = 0  # inplace_ops when the op was recorded
-    versions = None  # its inputs' versions then, or None when that count was 0 (all versions 0)
+    epoch = 0  # inplace_ops when the op was recorded: a tensor modified in place later has a larger stamp
     saved_inputs = None
     saves_output = False
     _trusted = False
@@ -189,10 +188,7 @@ class Function:
         except (ValueError, IndexError) as err:
             raise fn.explain_error(err, arrays, params) from err
         if True in needs_grad and _state.enabled:
-            fn.parents, fn.needs_grad = inputs, needs_grad
-            epoch = inplace_ops[0]
-            if epoch:
-                fn.epoch, fn.versions = epoch, [t._vbox[0] for t in inputs]
+            fn.parents, fn.needs_grad, fn.epoch = inputs, needs_grad, inplace_ops[0]
             if isinstance(out, tuple):
                 fn.n_outputs = len(out)
                 return tuple(_tensor(o, fn, i) for i, o in enumerate(out))
@@ -219,17 +215,17 @@ class Function:
         """Raise if an array this op saved for backward was modified in place after the op ran."""
         saved = range(len(self.parents)) if self.saved_inputs is None else self.saved_inputs
         for i in saved:
-            now, then = self.parents[i]._vbox[0], 0 if self.versions is None else self.versions[i]
-            if now != then:
-                self._modified_error(f"input {i}", then, now)
-        if self.saves_output and self.output_version[0] != 0:
-            self._modified_error("its output", 0, self.output_version[0])
+            count, stamp = self.parents[i]._vbox
+            if stamp > self.epoch:
+                self._modified_error(f"input {i}", count)
+        if self.saves_output and self.output_version[1] > self.epoch:
+            self._modified_error("its output", self.output_version[0])
 
-    def _modified_error(self, what, before, now):
+    def _modified_error(self, what, count):
         name = type(self).__name__
         raise RuntimeError(
             f"{name} saved {what} for backward, and that tensor was later modified in place "
-            f"(version {before} -> {now}), so its gradient would be wrong. Use an out-of-place "
+            f"(it is now at version {count}), so its gradient would be wrong. Use an out-of-place "
             f"op instead (y = y + x rather than y += x), or .clone() the tensor before {name}")
 
     def release(self):

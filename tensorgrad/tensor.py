@@ -47,7 +47,7 @@ class Tensor:
         self._creator = None
         self._index = 0
         self._retains_grad = False
-        self._vbox = [0]
+        self._vbox = [0, 0]
         if requires_grad:
             self.requires_grad_()
 
@@ -63,12 +63,16 @@ class Tensor:
         t._creator = creator
         t._index = index
         t._retains_grad = False
-        t._vbox = [0]
+        t._vbox = [0, 0]
         return t
 
     def _bump_version(self):
-        self._vbox[0] += 1
-        autograd.inplace_ops[0] += 1
+        """Record an in-place change: one more version, stamped with the new global count (see autograd)."""
+        count = autograd.inplace_ops
+        count[0] += 1
+        box = self._vbox
+        box[0] += 1
+        box[1] = count[0]
 
     def _view(self, out):
         """Mark ``out`` as sharing this tensor's memory: in-place writes to either bump one version."""

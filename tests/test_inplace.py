@@ -76,7 +76,7 @@ def test_modifying_an_output_through_a_view_makes_backward_raise():
     with tg.no_grad():
         view = y.reshape(2, 1)
         view[0] = 0.0
-    with pytest.raises(RuntimeError, match=r"Tanh saved its output .*version 0 -> 1"):
+    with pytest.raises(RuntimeError, match=r"Tanh saved its output .*now at version 1"):
         y.sum().backward()
 
 
@@ -99,11 +99,41 @@ def test_the_error_names_the_op_that_saved_the_tensor_not_the_first_op():
         y.sum().backward()
 
 
-def test_optimizer_updates_of_data_do_not_bump_the_version():
-    w = tg.tensor([1.0, 2.0], requires_grad=True)
+def test_an_optimizer_step_bumps_the_version_of_each_parameter_it_updates():
+    w, unused = tg.tensor([1.0, 2.0], requires_grad=True), tg.tensor([3.0], requires_grad=True)
     (w * w).sum().backward()
-    tg.optim.SGD([w], lr=0.1).step()
-    assert w._version == 0 and np.allclose(w.numpy(), [0.8, 1.6])
+    tg.optim.SGD([w, unused], lr=0.1).step()
+    assert w._version == 1 and np.allclose(w.numpy(), [0.8, 1.6])
+    assert unused._version == 0  # no gradient, no update
+
+
+OPTIMIZERS = {"sgd": lambda p: tg.optim.SGD(p, lr=1.0, momentum=0.9),
+              "adam": lambda p: tg.optim.Adam(p, lr=1.0),
+              "adamw": lambda p: tg.optim.AdamW(p, lr=1.0),
+              "rmsprop": lambda p: tg.optim.RMSprop(p, lr=1.0)}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_backward_through_a_graph_recorded_before_a_step_raises_as_in_torch(name):
+    """step() before backward(): the saved weight changed under the graph, so the gradient would be wrong."""
+    w, x = tg.tensor([2.0], requires_grad=True), tg.tensor([3.0], requires_grad=True)
+    optimizer = OPTIMIZERS[name]([w])
+    loss = (w * x).sum()
+    w.grad = np.array([10.0], dtype=np.float32)
+    optimizer.step()
+    with pytest.raises(RuntimeError, match=r"Mul saved input 0 .*now at version 1"):
+        loss.backward()
+
+
+def test_the_usual_loop_order_is_unaffected_by_the_step_bumps():
+    w = tg.tensor([2.0], requires_grad=True)
+    optimizer = tg.optim.SGD([w], lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        optimizer.step()
+    assert w._version == 3 and np.allclose(w.numpy(), [2.0 * 0.8 ** 3])
 
 
 def test_in_place_on_an_expanded_tensor_raises_clearly():

@@ -105,6 +105,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self.update(i, p, group)
+                    # As torch's in-place updates do: a graph that saved p before this
+                    # step refuses a later backward instead of using the new values.
+                    p._bump_version()
                 i += 1
         return loss
 
