@@ -9,7 +9,7 @@
 from numpy import bool_, float16, float32, float64, int32, int64
 
 from . import functional, nn, optim
-from .autograd import Function, GraphFreedError, is_grad_enabled, no_grad
+from .autograd import Function, GraphFreedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import DeviceError, cuda_available, default_device, get_array_module, get_backend, set_backend
 from .functional import cat, concat, stack, where
 from .gradcheck import GradcheckError, gradcheck
@@ -63,7 +63,7 @@ def _function_form(name):
         "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather"))
 
 __all__ = [
-    "Function", "GraphFreedError", "is_grad_enabled", "no_grad",
+    "Function", "GraphFreedError", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
     "DeviceError", "cuda_available", "default_device", "get_array_module", "get_backend", "set_backend",
     "cat", "concat", "stack", "where", "GradcheckError", "gradcheck", "CheckpointError", "load", "save",
     "ShapeError", "sum_to", "manual_seed", "rand", "randn", "Tensor", "ones", "tensor", "zeros",

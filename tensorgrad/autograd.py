@@ -19,6 +19,7 @@ wrong. Recording costs one number per op, and when the count is unchanged at
 backward time no in-place op ran since, so nothing needs checking.
 """
 
+import functools
 import pathlib
 import sys
 import threading
@@ -50,16 +51,58 @@ def is_grad_enabled():
     return _state.enabled
 
 
-class no_grad:
-    """Context manager: ops run inside it record no graph (for evaluation and updates)."""
+class _GradModeSwitch:
+    """Sets grad mode inside a ``with`` block, or around every call of a function it decorates."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
 
     def __enter__(self):
         self.previous = is_grad_enabled()
-        _state.enabled = False
+        _state.enabled = self.mode
 
     def __exit__(self, *exc):
         _state.enabled = self.previous
         return False
+
+    def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}() decorates a function, got {type(fn).__name__}; "
+                            f"as a context manager write `with {type(self).__name__}():`")
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def with_grad_mode(*args, **kwargs):
+            with _GradModeSwitch(mode):  # a fresh switch per call, so recursion restores correctly
+                return fn(*args, **kwargs)
+        return with_grad_mode
+
+
+class no_grad(_GradModeSwitch):
+    """Ops inside record no graph (for evaluation and updates): ``with no_grad():`` or ``@no_grad()``."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradModeSwitch):
+    """Grad mode back on inside a ``no_grad()`` block: ``with enable_grad():`` or ``@enable_grad()``."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_GradModeSwitch):
+    """As torch: ``set_grad_enabled(False)`` switches grad mode off at once (for this thread);
+    ``with set_grad_enabled(mode):`` switches it for the block and restores it after."""
+
+    def __init__(self, mode):
+        super().__init__(mode)
+        self.previous = is_grad_enabled()
+        _state.enabled = self.mode
+
+    def __enter__(self):
+        pass  # already switched by __init__; __exit__ restores the mode from before
 
 
 class ShapeError(ValueError):
@@ -305,11 +348,11 @@ def backward(root, grad=None, retain_graph=False):
     else:
         grad = grad.data if isinstance(grad, Tensor) else grad
         if tuple(grad.shape) != root.data.shape:
-            raise ValueError(f"backward(grad=...): grad has shape {tuple(grad.shape)} "
+            raise ValueError(f"backward(gradient=...): the gradient has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")
         if type(grad) is not type(root.data) and backend.device_of(grad) != root.device:
-            raise backend.DeviceError(f"backward(grad=...): grad is on {backend.device_of(grad)!r} "
-                                      f"but the tensor is on {root.device!r}")
+            raise backend.DeviceError(f"backward(gradient=...): the gradient is on "
+                                      f"{backend.device_of(grad)!r} but the tensor is on {root.device!r}")
         grad = grad.astype(root.dtype, copy=False)
 
     root_fn = root._creator

@@ -174,13 +174,18 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=False, *, grad=None):
         """Backpropagate from this tensor; gradients accumulate in the leaves' ``.grad``.
 
-        grad: d(loss)/d(self), needed unless this tensor holds a single element.
+        gradient: d(loss)/d(self), needed unless this tensor holds a single element
+        (torch's name; ``grad=`` is accepted too).
         retain_graph: keep the graph so backward() can run through it again.
         """
-        autograd.backward(self, grad, retain_graph)
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward() got both gradient= and grad=; pass one (they are the same)")
+            gradient = grad
+        autograd.backward(self, gradient, retain_graph)
 
     def detach(self):
         """The same data as a new leaf that records nothing: the graph is cut here."""

@@ -135,6 +135,50 @@ def test_no_grad_is_per_thread():
     assert seen == [True]
 
 
+def test_no_grad_and_enable_grad_decorate_functions_as_in_torch():
+    x = tg.tensor([1.0], requires_grad=True)
+
+    @tg.no_grad()
+    def evaluate(t, depth=0):
+        if depth < 2:
+            evaluate(t, depth + 1)  # each call restores what it found
+        assert not tg.is_grad_enabled()
+        return t * 2, enabled_inside(t)
+
+    @tg.enable_grad()
+    def enabled_inside(t):
+        return t * 3
+
+    y, z = evaluate(x)
+    assert tg.is_grad_enabled() and not y.requires_grad and z.requires_grad
+    assert evaluate.__name__ == "evaluate"
+    with pytest.raises(TypeError, match=r"decorates a function.*with no_grad\(\):"):
+        tg.no_grad()(x)
+
+
+def test_set_grad_enabled_switches_at_once_or_for_a_block():
+    with tg.set_grad_enabled(False):
+        assert not tg.is_grad_enabled()
+        with tg.set_grad_enabled(True):
+            assert tg.is_grad_enabled()
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    try:
+        tg.set_grad_enabled(False)  # a plain call, as torch.set_grad_enabled(False)
+        assert not tg.is_grad_enabled() and not (tg.ones(1, requires_grad=True) * 2).requires_grad
+    finally:
+        tg.set_grad_enabled(True)
+    assert tg.is_grad_enabled()
+
+
+def test_backward_takes_torchs_gradient_keyword():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward(gradient=tg.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad, [3.0, 30.0])
+    with pytest.raises(TypeError, match="both gradient= and grad="):
+        (x * 3).backward(gradient=tg.ones(2), grad=tg.ones(2))
+
+
 def test_detach_cuts_history_and_shares_data(device):
     x = f64([1.0, 2.0], device)
     d = (x * 2).detach()
