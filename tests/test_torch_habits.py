@@ -6,6 +6,7 @@ gradients, and the same calls to raise. Without torch only the torch side is
 skipped.
 """
 
+import inspect
 import subprocess
 import sys
 
@@ -504,3 +505,23 @@ def test_torch_import_lines_for_nn_functional_and_nn_utils_work():
             "assert clip_grad_norm_ is tg.nn.utils.clip_grad_norm_\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# torch 2.13's defaults for the hyperparameters both libraries have (torch.optim's signatures)
+TORCH_OPTIMIZER_DEFAULTS = {
+    "SGD": {"lr": 1e-3, "momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False},
+    "Adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0},
+    "AdamW": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2},
+    "RMSprop": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0, "momentum": 0, "centered": False},
+}
+
+
+@pytest.mark.parametrize("name", TORCH_OPTIMIZER_DEFAULTS)
+def test_optimizer_defaults_are_torchs(name):
+    """`SGD(model.parameters())` with no lr must take torch's step size, not a silently different one."""
+    ours = {k: p.default for k, p in inspect.signature(getattr(tg.optim, name)).parameters.items()
+            if k != "params"}
+    assert ours == TORCH_OPTIMIZER_DEFAULTS[name]
+    if torch is not None:
+        theirs = inspect.signature(getattr(torch.optim, name)).parameters
+        assert {k: theirs[k].default for k in ours} == ours
