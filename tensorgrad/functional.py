@@ -12,7 +12,7 @@ import numpy
 
 from . import backend, ops
 from .random import generator
-from .tensor import Tensor, lift
+from .tensor import Tensor, _require_float, lift
 
 
 def _check_tensor(x, name, arg="x"):
@@ -50,12 +50,14 @@ def _reduce(loss, reduction, name):
 def softmax(x, dim=None, *, axis=None):
     """e^x / sum e^x along ``dim`` (default -1, the last): probabilities that sum to 1. Same shape as x."""
     _check_tensor(x, "softmax")
+    _require_float(x, "softmax: expected a floating point tensor")
     return ops.Softmax.apply(x, axis=_axis(_dim(dim, axis, "softmax"), x.ndim, "softmax"))
 
 
 def log_softmax(x, dim=None, *, axis=None):
     """log softmax(x) along ``dim`` (default -1), computed stably (max-shifted). Same shape as x."""
     _check_tensor(x, "log_softmax")
+    _require_float(x, "log_softmax: expected a floating point tensor")
     return ops.LogSoftmax.apply(x, axis=_axis(_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
 
 

@@ -30,13 +30,53 @@ def sum_to(grad, shape):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _promote(out, a, b):
-    """The result dtype torch gives where NumPy's differs: an int with a float keeps the float's dtype
-    (NumPy widens int64 with float32 to float64), and int / int is float32."""
-    if out.dtype == a.dtype or out.dtype == b.dtype:
-        return out
-    floats = [x.dtype for x in (a, b) if x.dtype.kind == "f"]
-    return out.astype(floats[0] if floats else numpy.float32)
+# ----------------------------------------------------- torch's type promotion
+#
+# NumPy and torch agree on the result dtype of most mixed operations, but not on
+# two rules, and a student who typed torch would silently get float64 arrays:
+# - a higher kind wins whole: int64 with float32 is float32 (NumPy: float64), and
+#   a float op on integers (exp, sqrt, tanh, true division) gives float32;
+# - a 0-d tensor decides the dtype only when it is of a higher kind than every
+#   tensor with dimensions: float32 plus a float64 scalar tensor is float32.
+# Python numbers are made into 0-d arrays of the right dtype by tensor.lift().
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+DEFAULT_FLOAT = numpy.dtype(numpy.float32)  # torch's default float dtype (tensor.DEFAULT_FLOAT)
+
+
+def _promote_two(a, b):
+    ra, rb = _KIND_RANK[a.kind], _KIND_RANK[b.kind]
+    if ra != rb:
+        return a if ra > rb else b
+    return numpy.promote_types(a, b)  # same kind: the wider one, as torch
+
+
+def _promote_all(dtypes):
+    result = dtypes[0]
+    for d in dtypes[1:]:
+        result = _promote_two(result, d)
+    return result
+
+
+def result_type(*arrays):
+    """The dtype torch gives an elementwise op on these arrays (see the rules above)."""
+    with_dims = [a.dtype for a in arrays if a.ndim]
+    zero_dim = [a.dtype for a in arrays if not a.ndim]
+    if not with_dims or not zero_dim:
+        return _promote_all(with_dims or zero_dim)
+    result, scalars = _promote_all(with_dims), _promote_all(zero_dim)
+    return _promote_two(result, scalars) if _KIND_RANK[scalars.kind] > _KIND_RANK[result.kind] else result
+
+
+def same_dtype(*arrays):
+    """The arrays cast to their torch result dtype (no copy for those already of it)."""
+    dtype = result_type(*arrays)
+    return tuple(a if a.dtype == dtype else a.astype(dtype) for a in arrays)
+
+
+def floating(x):
+    """``x`` itself if it holds floats, else ``x`` as float32: a float op's input, as torch."""
+    return x if x.dtype.kind in "fc" else x.astype(DEFAULT_FLOAT)
 
 
 def _fmt(shape):
@@ -61,8 +101,9 @@ class Add(_Elementwise):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        out = a + b
-        return out if out.dtype is a.dtype else _promote(out, a, b)
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
+        return a + b
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -77,8 +118,9 @@ class Sub(_Elementwise):
 
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
-        out = a - b
-        return out if out.dtype is a.dtype else _promote(out, a, b)
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
+        return a - b
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -92,9 +134,10 @@ class Mul(_Elementwise):
     saved_inputs = (0, 1)
 
     def forward(self, a, b):
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
         self.a, self.b = a, b
-        out = a * b
-        return out if out.dtype is a.dtype else _promote(out, a, b)
+        return a * b
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -108,9 +151,11 @@ class Div(_Elementwise):
     saved_inputs = (0, 1)
 
     def forward(self, a, b):
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
+        a, b = floating(a), floating(b)  # int / int is float32, as torch
         self.a, self.b = a, b
-        out = a / b
-        return out if out.dtype is a.dtype else _promote(out, a, b)
+        return a / b
 
     def backward(self, g):
         a, b = self.a, self.b
@@ -151,9 +196,11 @@ class PowTensor(_Elementwise):
     saves_output = True
 
     def forward(self, a, b):
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
         self.a, self.b = a, b
         self.y = a ** b
-        return self.y if self.y.dtype is a.dtype else _promote(self.y, a, b)
+        return self.y
 
     def backward(self, g):
         xp = get_array_module(g)
@@ -174,7 +221,7 @@ class Exp(Function):
     saves_output = True
 
     def forward(self, x):
-        self.y = get_array_module(x).exp(x)
+        self.y = get_array_module(x).exp(floating(x))
         return self.y
 
     def backward(self, g):
@@ -187,7 +234,7 @@ class Log(Function):
     saved_inputs = (0,)
 
     def forward(self, x):
-        self.x = x
+        self.x = x = floating(x)
         return get_array_module(x).log(x)
 
     def backward(self, g):
@@ -200,7 +247,7 @@ class Log1p(Function):
     saved_inputs = (0,)
 
     def forward(self, x):
-        self.x = x
+        self.x = x = floating(x)
         return get_array_module(x).log1p(x)
 
     def backward(self, g):
@@ -214,7 +261,7 @@ class Expm1(Function):
     saves_output = True
 
     def forward(self, x):
-        self.y = get_array_module(x).expm1(x)
+        self.y = get_array_module(x).expm1(floating(x))
         return self.y
 
     def backward(self, g):
@@ -228,7 +275,7 @@ class Sqrt(Function):
     saves_output = True
 
     def forward(self, x):
-        self.y = get_array_module(x).sqrt(x)
+        self.y = get_array_module(x).sqrt(floating(x))
         return self.y
 
     def backward(self, g):
@@ -267,6 +314,8 @@ class Clamp(Function):
 
     def forward(self, x, low, high):
         xp = get_array_module(x)
+        if x.dtype.kind in "biu" and any(_is_float(v) for v in (low, high)):
+            x = x.astype(DEFAULT_FLOAT)  # an int tensor clamped to a float bound is float32, as torch
         inside = xp.ones(x.shape, dtype=bool)
         if low is not None:
             inside &= x >= low
@@ -279,6 +328,10 @@ class Clamp(Function):
         return (g * self.inside,)
 
 
+def _is_float(bound):
+    return isinstance(bound, float) or getattr(bound, "dtype", numpy.dtype(bool)).kind == "f"
+
+
 class Maximum(_Elementwise):
     """f = max(a, b) elementwise;  dL/da = g where a > b (g/2 at ties), dL/db likewise."""
 
@@ -287,11 +340,13 @@ class Maximum(_Elementwise):
 
     def forward(self, a, b):
         xp = get_array_module(a, b)
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
         out = getattr(xp, self.pick)(a, b)
         self.shapes = a.shape, b.shape
         wins = a > b if self.pick == "maximum" else a < b
         self.share_a = wins + 0.5 * (a == b)  # a's share of g: 1, 1/2 at a tie, else 0
-        return out if out.dtype is a.dtype else _promote(out, a, b)
+        return out
 
     def backward(self, g):
         sa, sb = self.shapes
@@ -313,7 +368,7 @@ class Tanh(Function):
     saves_output = True
 
     def forward(self, x):
-        self.y = get_array_module(x).tanh(x)
+        self.y = get_array_module(x).tanh(floating(x))
         return self.y
 
     def backward(self, g):
@@ -334,7 +389,7 @@ class Sigmoid(Function):
     saves_output = True
 
     def forward(self, x):
-        self.y = sigmoid_array(x)
+        self.y = sigmoid_array(floating(x))
         return self.y
 
     def backward(self, g):
@@ -709,7 +764,7 @@ class Concat(Function):
         xp = get_array_module(*xs)
         self.axis = axis
         self.ends = numpy.cumsum([x.shape[axis] for x in xs])[:-1].tolist()
-        return xp.concatenate(xs, axis=axis)
+        return xp.concatenate(same_dtype(*xs), axis=axis)
 
     def backward(self, g):
         return tuple(get_array_module(g).split(g, self.ends, axis=self.axis))
@@ -727,7 +782,7 @@ class Stack(Function):
 
     def forward(self, *xs, axis):
         self.axis = axis
-        return get_array_module(*xs).stack(xs, axis=axis)
+        return get_array_module(*xs).stack(same_dtype(*xs), axis=axis)
 
     def backward(self, g):
         moved = get_array_module(g).moveaxis(g, self.axis, 0)
@@ -746,7 +801,7 @@ class Where(_Elementwise):
     def forward(self, a, b, cond):
         xp = get_array_module(a, b)
         self.cond, self.shapes = cond, (a.shape, b.shape)
-        return xp.where(cond, a, b)
+        return xp.where(cond, *same_dtype(a, b))
 
     def backward(self, g):
         xp = get_array_module(g)

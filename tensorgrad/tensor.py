@@ -566,6 +566,8 @@ class Tensor:
         return ops.Sigmoid.apply(self)
 
     def relu(self):
+        if self.data.dtype.kind == "b":
+            raise RuntimeError("relu: boolean inputs are not supported (as in torch); convert with .float()")
         return ops.Relu.apply(self)
 
     def sqrt(self):
@@ -596,9 +598,8 @@ class Tensor:
         return ops.Sum.apply(self, axis=dim, keepdims=keepdim)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        if self.data.dtype.kind != "f":
-            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be a floating "
-                               f"point dtype, got {self.dtype}; convert first with .float()")
+        _require_float(self, "mean(): could not infer output dtype. Input dtype must be a floating "
+                             "point dtype")
         dim, keepdim = _dim_args("mean", self.ndim, dim, keepdim, axis, keepdims)
         return ops.Mean.apply(self, axis=dim, keepdims=keepdim)
 
@@ -707,6 +708,7 @@ class Tensor:
             p = 2
         if not isinstance(p, numbers.Real) or p <= 0:
             raise ValueError(f"norm: p must be a positive number, inf or 'fro', got {p!r}")
+        _require_float(self, "norm: expected a floating point tensor")
         if p == math.inf:
             return self.abs().amax(dim=dim, keepdim=keepdim)
         if p == 1:
@@ -962,6 +964,12 @@ def as_array(data, dtype=None, device=None):
         device = "cuda" if backend.is_gpu_array(array) else backend.default_device()
     backend.module_for(device)  # validates the name, and that a GPU is usable
     return backend.to_device(array, device)
+
+
+def _require_float(t, message):
+    """Raise, as torch does, where an op is only defined on floats and ``t`` holds integers or bools."""
+    if t.data.dtype.kind != "f":
+        raise RuntimeError(f"{message}, got {t.dtype}; convert first with .float()")
 
 
 def lift(value, like):

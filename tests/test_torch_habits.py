@@ -177,6 +177,59 @@ def test_result_dtypes_match_torch(expr):
         assert same_dtype(result, eval(expr))
 
 
+# torch's type promotion where NumPy's differs: a higher kind wins whole (int64 with float32 is
+# float32, not float64), float ops on integers give float32, and a 0-d tensor decides the dtype
+# only when it is of a higher kind than the tensors with dimensions.
+PROMOTIONS = {
+    "i64.exp()": "float32", "i64.sqrt()": "float32", "i64.tanh()": "float32", "i64.sigmoid()": "float32",
+    "i64.log()": "float32", "i64.log1p()": "float32", "i64.expm1()": "float32", "b.exp()": "float32",
+    "F.tanh(i64)": "float32", "F.sigmoid(i64)": "float32", "i64.logsumexp(0)": "float32",
+    "lib.cat([i64, f32])": "float32", "lib.stack([i64, f32])": "float32", "lib.cat([f32, f64])": "float64",
+    "lib.cat([i32, i64])": "int64", "lib.cat([b, i64])": "int64",
+    "lib.where(b, i64, f32)": "float32", "lib.where(b, i64, 0.5)": "float32",
+    "lib.maximum(i64, f32)": "float32",
+    "i64.clamp(min=0.5)": "float32", "i64.clamp(min=1)": "int64",
+    "f32 + f64_0d": "float32", "f32 * f64_0d": "float32", "i32 + i64_0d": "int32", "i32 * f64_0d": "float64",
+    "f64_0d + f32": "float32", "f16 * i64": "float16", "i64 * f16": "float16", "i32 / i32": "float32",
+    "b + b": "bool", "b * 2": "int64", "b * 2.0": "float32", "i32 * 2.5": "float32", "f16 * 2.5": "float16",
+    "f32 ** f64_0d": "float32", "i64 - f32": "float32", "f32 / i64": "float32",
+}
+
+
+@pytest.mark.parametrize("expr", PROMOTIONS)
+def test_mixed_dtypes_promote_as_in_torch(expr):
+    def run(lib):
+        f = tg.functional if lib is tg else torch.nn.functional  # noqa: F841 (used by eval)
+        v = np.array([[1.0, 2.0, 3.0], [5.0, 4.0, 6.0]])  # no zeros or negatives: log and / stay finite
+        i64, f32 = lib.tensor(v.astype(np.int64)), lib.tensor(v.astype(np.float32))  # noqa: F841
+        i32, f16 = lib.tensor(v.astype(np.int32)), lib.tensor(v.astype(np.float16))  # noqa: F841
+        b, f64_0d = lib.tensor(v > 2), lib.tensor(np.float64(2.0))  # noqa: F841
+        i64_0d, f64 = lib.tensor(np.int64(5)), lib.tensor(v)  # noqa: F841
+        return eval(expr.replace("F.", "f."))
+
+    ours = run(tg)
+    assert str(ours.dtype) == PROMOTIONS[expr]
+    if torch is not None:
+        theirs = run(torch)
+        assert same_dtype(ours, theirs)
+        np.testing.assert_allclose(ours.numpy().astype(np.float64), theirs.numpy().astype(np.float64),
+                                   rtol=2e-3)
+
+
+@pytest.mark.parametrize("call", ["F.softmax(i64, dim=0)", "F.log_softmax(i64, dim=0)", "i64.norm()",
+                                  "F.relu(b)", "i64.mean()"])
+def test_float_only_ops_refuse_integers_and_bools_as_in_torch(call):
+    def run(lib):
+        f = tg.functional if lib is tg else torch.nn.functional  # noqa: F841 (used by eval)
+        i64, b = lib.tensor([[1, -2], [3, 4]]), lib.tensor([True, False])  # noqa: F841
+        return eval(call.replace("F.", "f."))
+
+    with pytest.raises(RuntimeError, match=r"(floating point|boolean).*\.float\(\)"):
+        run(tg)
+    if torch is not None:
+        assert raises_in(torch, run)
+
+
 def test_mean_of_an_integer_tensor_raises_as_in_torch():
     with pytest.raises(RuntimeError, match="floating point"):
         tg.tensor([1, 2]).mean()
