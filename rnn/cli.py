@@ -347,6 +347,27 @@ class _GuardedOptimizer:
         self.scheduler.step()  # the rate for the next step
 
 
+class _NoBar:
+    """The progress bar's calls, for --no-progress: the reports as plain lines, and no tqdm at all.
+
+    Even a disabled tqdm bar takes tqdm's global lock and starts its monitor
+    thread; a trainer forked from a process whose monitor held that lock at
+    the fork would wait for it forever.
+    """
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **values):
+        pass
+
+    def write(self, line):
+        print(line, flush=True)
+
+    def close(self):
+        pass
+
+
 class _StopSignals:
     """SIGINT (Ctrl-C) and SIGTERM ask the training loop to save and stop at the next step boundary.
 
@@ -454,9 +475,11 @@ def _train(args):
                                                      position, state, best, scheduler), best=best_too)
         last_saved = step
 
-    from tqdm import tqdm
-    bar = tqdm(total=settings["steps"], initial=step, disable=args.no_progress, unit="step",
-               dynamic_ncols=True, file=sys.stderr)
+    if args.no_progress:
+        bar = _NoBar()
+    else:
+        from tqdm import tqdm
+        bar = tqdm(total=settings["steps"], initial=step, unit="step", dynamic_ncols=True, file=sys.stderr)
     guarded = _GuardedOptimizer(optimizer, model.parameters(), settings["clip"], scheduler)
     limit = BLOW_UP * math.log(len(vocab))
     stop = _StopSignals()

@@ -26,6 +26,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 
 import pytest
@@ -41,6 +42,7 @@ RUN = ["--hidden", "10", "--embedding", "6", "--layers", "2", "--dropout", "0.3"
        "--valid-fraction", "0.2", "--lr-schedule", "cosine"]  # the schedule's state must resume exactly too
 STAGES = ("written", "synced", "renamed")
 KILLS, KILLS_PER_TRIAL, MAX_TRIALS = 24, 4, 60
+CHILD_TIMEOUT_S = 120  # a trainer run here takes well under a second
 
 
 def _child(argv, log, stage=None, nth=None):
@@ -67,17 +69,62 @@ def _child(argv, log, stage=None, nth=None):
 
 
 def run(argv, log, delay=None, stage=None, nth=None):
-    """('exit', code) or ('killed', None) for one trainer process."""
+    """('exit', code) or ('killed', None) for one trainer process; fails, naming it, if it hangs."""
     pid = os.fork()
     if pid == 0:
         _child(argv, log, stage, nth)
     if delay is not None:
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)  # harmless if it already exited (a zombie until waited for)
-    _, status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the trainer {argv} did not finish in {CHILD_TIMEOUT_S} s (a deadlock in the "
+                        f"forked child?); its log ends: {log.read_text()[-300:] if log.exists() else ''}")
+        time.sleep(0.005)
     if os.WIFSIGNALED(status):
         return "killed", None
     return "exit", os.WEXITSTATUS(status)
+
+
+def test_a_trainer_forked_while_tqdm_holds_its_lock_still_finishes(tmp_path):
+    """With --no-progress the trainer never touches tqdm. Even a disabled tqdm bar takes tqdm's
+    global lock, which tqdm's monitor thread holds for a moment every 10 s: a trainer forked at
+    that moment waited forever for a lock no thread of it would release (a hang seen once here)."""
+    tqdm = pytest.importorskip("tqdm").tqdm
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    argv = ["train", "--data", str(corpus), *RUN, "--steps", "2", "--out", str(tmp_path / "run")]
+    held, release = threading.Event(), threading.Event()
+
+    def monitor():  # what tqdm's monitor thread does every 10 s, caught at the fork
+        with tqdm.get_lock():
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=monitor)
+    holder.start()
+    held.wait()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            _child(argv, tmp_path / "child.log")
+    finally:
+        release.set()
+        holder.join()
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while not os.waitpid(pid, os.WNOHANG)[0]:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked trainer waited on tqdm's lock")
+        time.sleep(0.005)
+    assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 2
 
 
 def test_kill_minus_nine_anywhere_then_resume_is_exact_or_refused(tmp_path, capsys):
