@@ -203,6 +203,9 @@ class _Recurrent(Module):
             states.append(h if batched else h.reshape(LD, 1, self.hidden_size))
         return states
 
+    def flatten_parameters(self):
+        """Nothing to do, as torch's is on the CPU: kept so code written for cuDNN runs unchanged."""
+
     def extra_repr(self):
         s = layer_repr(self)
         if self.dropout:

@@ -12,7 +12,7 @@ import numpy
 
 from . import backend, ops
 from .random import generator
-from .tensor import Tensor, _require_float, lift
+from .tensor import Tensor, _out_of_range, _require_float, lift
 
 
 def _check_tensor(x, name, arg="x"):
@@ -281,14 +281,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * lift(weight, input)
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
-
-
-def _out_of_range(ids, n):
-    """An id of ``ids`` outside [0, n), or None when all are inside."""
-    if ids.size == 0:
-        return None
-    low, high = int(ids.min()), int(ids.max())
-    return low if low < 0 else high if high >= n else None
 
 
 def mse_loss(input, target, reduction="mean"):

@@ -27,6 +27,16 @@ from .tensor import DEFAULT_FLOAT, Tensor
 sys.modules[__name__ + ".functional"] = functional
 sys.modules[__name__ + ".utils"] = utils
 
+_IN_RNN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
+
+
+def __getattr__(name):
+    """nn.LSTM typed from torch: say where the recurrent layers are instead of a bare AttributeError."""
+    if name in _IN_RNN:
+        raise AttributeError(f"tensorgrad.nn has no {name}: the recurrent layers are in the rnn package, "
+                             f"built on tensorgrad (import rnn; rnn.{name}(...), same arguments as torch.nn)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 class Parameter(Tensor):
     """A leaf tensor a Module learns: requires_grad is on."""

@@ -670,7 +670,13 @@ class Tensor:
         if raw.dtype.kind not in "iu" or raw.ndim != self.ndim:
             raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dims, got "
                             f"{raw.dtype} with {raw.ndim}")
-        return ops.Gather.apply(self, dim=_dim(dim, self.ndim, "gather"), index=raw)
+        dim = _dim(dim, self.ndim, "gather")
+        bad = _out_of_range(raw, self.data.shape[dim])
+        if bad is not None:
+            n = self.data.shape[dim]
+            raise IndexError(f"gather: index {bad} is out of range for dim {dim} of size {n} (indices must "
+                             f"be in [0, {n - 1}]; as in torch, a negative one does not count from the end)")
+        return ops.Gather.apply(self, dim=dim, index=raw)
 
     def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
         """Variance over ``dim``, divided by n - correction (default correction=1, as in torch)."""
@@ -964,6 +970,15 @@ def as_array(data, dtype=None, device=None):
         device = "cuda" if backend.is_gpu_array(array) else backend.default_device()
     backend.module_for(device)  # validates the name, and that a GPU is usable
     return backend.to_device(array, device)
+
+
+def _out_of_range(ids, n):
+    """An id of ``ids`` outside [0, n), or None when all are inside (negative ids do not count from
+    the end: torch refuses them in embedding, gather, one_hot and class targets)."""
+    if ids.size == 0:
+        return None
+    low, high = int(ids.min()), int(ids.max())
+    return low if low < 0 else high if high >= n else None
 
 
 def _require_float(t, message):

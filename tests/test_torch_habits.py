@@ -578,3 +578,32 @@ def test_optimizer_defaults_are_torchs(name):
     if torch is not None:
         theirs = inspect.signature(getattr(torch.optim, name)).parameters
         assert {k: theirs[k].default for k in ours} == ours
+
+
+@pytest.mark.parametrize("index", [[[0], [-1]], [[0], [3]]])
+def test_gather_refuses_an_index_out_of_range_negative_ones_too(index):
+    """NumPy's take_along_axis reads -1 as the last element; torch refuses it, and so do we."""
+    def run(lib):
+        return lib.tensor(np.arange(6.0).reshape(2, 3)).gather(1, lib.tensor(index))
+
+    with pytest.raises(IndexError, match=r"gather: index (-1|3) is out of range for dim 1 of size 3"):
+        run(tg)
+    if torch is not None:
+        assert raises_in(torch, run)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN", "LSTMCell"])
+def test_nn_lstm_typed_from_torch_says_the_layers_are_in_rnn(name):
+    with pytest.raises(AttributeError, match=rf"tensorgrad.nn has no {name}: .*rnn\.{name}\(\.\.\.\)"):
+        getattr(tg.nn, name)
+    with pytest.raises(AttributeError, match="has no attribute 'Conv1d'"):
+        tg.nn.Conv1d  # noqa: B018 (any other name: the usual message)
+
+
+def test_flatten_parameters_is_there_and_changes_nothing():
+    import rnn
+
+    layer = rnn.LSTM(2, 3, num_layers=2)
+    before = {k: v.copy() for k, v in layer.state_dict().items()}
+    assert layer.flatten_parameters() is None
+    assert all(np.array_equal(v, before[k]) for k, v in layer.state_dict().items())
