@@ -216,12 +216,12 @@ class Function:
         # comprehension costs more than the rest of this bookkeeping together.
         if len(inputs) == 2:
             a, b = inputs
-            arrays, needs_grad = (a.data, b.data), (a.requires_grad, b.requires_grad)
+            arrays, needs_grad = (a.data, b.data), (a._requires_grad, b._requires_grad)
         elif len(inputs) == 1:
             a = inputs[0]
-            arrays, needs_grad = (a.data,), (a.requires_grad,)
+            arrays, needs_grad = (a.data,), (a._requires_grad,)
         else:
-            arrays, needs_grad = [t.data for t in inputs], tuple([t.requires_grad for t in inputs])
+            arrays, needs_grad = [t.data for t in inputs], tuple([t._requires_grad for t in inputs])
         if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
             _check_one_device(cls.__name__, inputs)
         try:
@@ -395,7 +395,7 @@ def backward(root, grad=None, retain_graph=False):
 def _pass_to_inputs(parents, in_grads, pending, leaves):
     """Hand each input's gradient on: a leaf's into ``leaves``, an op's output's into ``pending``."""
     for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
-        if g is None or not t.requires_grad:
+        if g is None or not t._requires_grad:
             continue
         data = t.data
         if type(g) is not type(data) or g.dtype is not data.dtype:

@@ -35,7 +35,7 @@ class Tensor:
     requires_grad whether ops on this tensor are recorded for backward()
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_creator", "_index", "_retains_grad", "_vbox",
+    __slots__ = ("data", "grad", "_requires_grad", "_creator", "_index", "_retains_grad", "_vbox",
                  "__weakref__")
     __array_priority__ = 1000  # make numpy_array + tensor call Tensor.__radd__
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity (as in torch)
@@ -43,7 +43,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         self.data = as_array(data, dtype=dtype, device=device)
         self.grad = None
-        self.requires_grad = False
+        self._requires_grad = False
         self._creator = None
         self._index = 0
         self._retains_grad = False
@@ -59,7 +59,7 @@ class Tensor:
             data = numpy.asarray(data)
         t.data = data
         t.grad = None
-        t.requires_grad = creator is not None
+        t._requires_grad = creator is not None
         t._creator = creator
         t._index = index
         t._retains_grad = False
@@ -161,9 +161,19 @@ class Tensor:
             raise TypeError(f"only floating-point tensors can require gradients, this one is "
                             f"{self.dtype}; create it with dtype=np.float32 or np.float64")
         if self._creator is not None and not flag:
-            raise RuntimeError("requires_grad_(False) on a tensor made by an op; use .detach()")
-        self.requires_grad = flag
+            raise RuntimeError("requires_grad can only be switched off on a leaf tensor; this one was made "
+                               "by an op (as in torch): use y.detach() for a copy outside the graph")
+        self._requires_grad = bool(flag)
         return self
+
+    @property
+    def requires_grad(self):
+        """Whether ops on this tensor are recorded for backward(); assigning it checks as requires_grad_."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
 
     def retain_grad(self):
         """Keep .grad for this intermediate (non-leaf) tensor after backward(); returns self."""

@@ -607,3 +607,25 @@ def test_flatten_parameters_is_there_and_changes_nothing():
     before = {k: v.copy() for k, v in layer.state_dict().items()}
     assert layer.flatten_parameters() is None
     assert all(np.array_equal(v, before[k]) for k, v in layer.state_dict().items())
+
+
+def test_assigning_requires_grad_checks_as_torch_does():
+    """`y.requires_grad = False` on a computed tensor would silently cut its gradient; torch refuses."""
+    def switch_off_computed(lib):
+        y = lib.ones(2, requires_grad=True) * 2
+        y.requires_grad = False
+
+    def switch_on_integers(lib):
+        lib.tensor([1, 2]).requires_grad = True
+
+    for run in (switch_off_computed, switch_on_integers):
+        assert raises_in(tg, run, (RuntimeError, TypeError))
+        if torch is not None:
+            assert raises_in(torch, run, RuntimeError)
+    with pytest.raises(RuntimeError, match=r"only be switched off on a leaf.*detach\(\)"):
+        switch_off_computed(tg)
+    leaf = tg.zeros(2)
+    leaf.requires_grad = True
+    assert leaf.requires_grad and (leaf * 2).requires_grad
+    leaf.requires_grad = False
+    assert not (leaf * 2).requires_grad
