@@ -8,14 +8,14 @@
 
 from numpy import bool_, float16, float32, float64, int32, int64
 
-from . import functional, nn, optim
+from . import cuda, functional, nn, optim
 from .autograd import Function, GraphFreedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import DeviceError, cuda_available, default_device, get_array_module, get_backend, set_backend
 from .functional import cat, concat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, load, save
 from .ops import ShapeError, sum_to
-from .random import manual_seed, rand, randn
+from .random import manual_seed, multinomial, rand, randn
 from .tensor import (
     Tensor,
     arange,
@@ -55,12 +55,14 @@ def _function_form(name):
 # tg.sum(x, dim) etc., as torch.sum(x, dim): the tensor method under the module's name
 (sum, mean, max, min, amax, amin, argmax, argmin, prod, var, std, logsumexp, norm,  # noqa: A001
  exp, log, log1p, expm1, tanh, sigmoid, relu, sqrt, abs, sign, clamp, clip, maximum, minimum,  # noqa: A001
- transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather) = (
+ transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather,
+ softmax, log_softmax, masked_fill, tril, triu) = (
     _function_form(name) for name in (
         "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "var", "std",
         "logsumexp", "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "abs",
         "sign", "clamp", "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten",
-        "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather"))
+        "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather",
+        "softmax", "log_softmax", "masked_fill", "tril", "triu"))
 
 __all__ = [
     "Function", "GraphFreedError", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -73,5 +75,6 @@ __all__ = [
     "mean", "amax", "amin", "argmax", "argmin", "prod", "var", "std", "logsumexp",
     "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "sign", "clamp",
     "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten", "squeeze", "unsqueeze",
-    "unbind", "split", "chunk", "matmul", "gather",
+    "unbind", "split", "chunk", "matmul", "gather", "softmax", "log_softmax", "masked_fill", "tril", "triu",
+    "multinomial", "cuda",
 ]

@@ -101,3 +101,42 @@ def uniform(low, high, shape, dtype=None, device=None):
     """A raw array of samples from U(low, high): the init of Linear and the RNN layers."""
     data = generator(device).random(creation_shape((shape,)), dtype=_float_dtype(dtype))
     return data * (high - low) + low
+
+
+def multinomial(input, num_samples, replacement=False):
+    """Indices drawn with probability proportional to ``input``'s weights, as torch.multinomial.
+
+    input: (C,) or (N, C) non-negative weights (they need not sum to 1), one row per draw.
+    Returns int64 indices, (num_samples,) or (N, num_samples). Without replacement an index is
+    drawn at most once per row (the Gumbel top-k trick: the k largest of log w + Gumbel noise are
+    an exact draw without replacement; as in torch, zero-weight indices come last, once the others
+    are used up). Seeded by manual_seed, on input's device; the stream is
+    not torch's, so the same seed gives other draws than in torch.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial: input must be a Tensor of weights, got {type(input).__name__}")
+    w = input.data
+    if w.ndim not in (1, 2) or w.dtype.kind != "f":
+        raise ValueError(f"multinomial: input must be a 1-D or 2-D float tensor of weights, got "
+                         f"{w.dtype} of shape {tuple(w.shape)}")
+    if not isinstance(num_samples, numbers.Integral) or num_samples < 1:
+        raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
+    xp = backend.get_array_module(w)
+    rows = w.reshape(-1, w.shape[-1]).astype(numpy.float64)
+    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((rows.sum(axis=1) <= 0).any()):
+        raise ValueError("multinomial: weights must be finite and non-negative, with a positive sum in "
+                         "every row")
+    if not replacement and num_samples > rows.shape[1]:
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                         f"{rows.shape[1]} categories; pass replacement=True")
+    rng = generator(input.device)
+    if replacement:
+        cdf = xp.cumsum(rows / rows.sum(axis=1, keepdims=True), axis=1)
+        u = rng.random((rows.shape[0], num_samples))
+        picks = (u[:, :, None] >= cdf[:, None, :-1]).sum(axis=2)  # the first category whose cdf exceeds u
+    else:
+        with numpy.errstate(divide="ignore"):
+            keys = xp.log(rows) - xp.log(-xp.log(rng.random(rows.shape)))  # log w + Gumbel(0, 1)
+        picks = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    picks = picks.astype(numpy.int64)
+    return Tensor(picks if w.ndim == 2 else picks[0], device=input.device)

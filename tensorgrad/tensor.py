@@ -596,6 +596,50 @@ class Tensor:
 
     clip = clamp
 
+    def softmax(self, dim):
+        """torch's x.softmax(dim): e^x / sum e^x along ``dim`` (see tg.functional.softmax)."""
+        return functional.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        """torch's x.log_softmax(dim) (see tg.functional.log_softmax)."""
+        return functional.log_softmax(self, dim)
+
+    def masked_fill(self, mask, value):
+        """A copy with ``value`` where the boolean ``mask`` (broadcast to this shape) is true; the
+        gradient reaches only the elements kept. An attention score's mask: s.masked_fill(~allowed, -inf)."""
+        raw = _raw(mask)
+        if getattr(raw, "dtype", None) is None or raw.dtype.kind != "b":
+            raise TypeError(f"masked_fill: mask must be a boolean tensor, got "
+                            f"{getattr(raw, 'dtype', type(raw).__name__)} (compare, e.g. x > 0)")
+        try:
+            fits = numpy.broadcast_shapes(tuple(raw.shape), self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"masked_fill: a mask of shape {tuple(raw.shape)} does not broadcast to the "
+                             f"tensor's shape {self.shape}")
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        fill = lift(value, self)
+        if fill.dtype != self.dtype:  # as torch: the value takes this tensor's dtype
+            fill = Tensor._from_op(fill.data.astype(self.dtype), None, 0)
+        return ops.Where.apply(fill, self, cond=raw)
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dims (zeros above ``diagonal``), as torch.tril."""
+        return self._triangle("tril", diagonal)
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dims (zeros below ``diagonal``), as torch.triu."""
+        return self._triangle("triu", diagonal)
+
+    def _triangle(self, name, diagonal):
+        if self.ndim < 2:
+            raise ValueError(f"{name}: needs a tensor with at least 2 dims, got shape {self.shape}")
+        xp = backend.get_array_module(self.data)
+        keep = getattr(xp, name)(xp.ones(self.data.shape[-2:], dtype=bool), int(diagonal))
+        return self.masked_fill(~keep, 0)
+
     def maximum(self, other):
         return ops.Maximum.apply(self, lift(other, self))
 
@@ -1123,4 +1167,4 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return Tensor(xp.eye(n, m, dtype=dtype or DEFAULT_FLOAT), requires_grad=requires_grad, device=device)
 
 
-from . import autograd, ops  # noqa: E402  (ops needs Tensor defined; Tensor's methods need ops)
+from . import autograd, functional, ops  # noqa: E402  (ops needs Tensor defined; Tensor's methods need ops)

@@ -629,3 +629,116 @@ def test_assigning_requires_grad_checks_as_torch_does():
     assert leaf.requires_grad and (leaf * 2).requires_grad
     leaf.requires_grad = False
     assert not (leaf * 2).requires_grad
+
+
+# --------------------------------------------- softmax / masks / sampling, typed from torch
+def test_softmax_methods_and_functions_match_torch():
+    x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], dtype=np.float32)
+    for form in ("x.softmax(-1)", "x.log_softmax(1)", "lib.softmax(x, 0)", "lib.log_softmax(x, dim=-1)"):
+        ours = eval(form, {"x": tg.tensor(x), "lib": tg})
+        expected = np.exp(x) / np.exp(x).sum(axis=-1 if "0" not in form else 0, keepdims=True)
+        probabilities = np.exp(ours.numpy()) if "log" in form else ours.numpy()
+        np.testing.assert_allclose(probabilities, expected, rtol=1e-6)
+        if torch is not None:
+            assert_same(ours, eval(form, {"x": torch.tensor(x), "lib": torch}), rtol=1e-6)
+
+
+def test_masked_fill_keeps_the_gradient_of_the_elements_kept():
+    def run(lib):
+        scores = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        causal = lib.tensor([[True, False, False], [True, True, False]])
+        masked = scores.masked_fill(~causal, float("-inf"))
+        (masked.softmax(-1) * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+        return masked, scores.grad
+
+    masked, grad = run(tg)
+    assert masked.tolist()[0][1:] == [float("-inf")] * 2 and grad[0].tolist() == [0.0, 0.0, 0.0]
+    assert grad[1, 2] == 0.0 and grad[1, 0] != 0.0
+    if torch is not None:
+        t_masked, t_grad = run(torch)
+        assert_same(masked, t_masked)
+        np.testing.assert_allclose(grad, t_grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call, error", [("x.masked_fill(x > 0, 1.0)", None),
+                                         ("x.masked_fill(x, 1.0)", TypeError),
+                                         ("x.masked_fill(lib.ones(3, 2) > 0, 1.0)", ValueError),
+                                         ("xi.masked_fill(xi > 1, 0.7)", None)])
+def test_masked_fill_refuses_what_torch_refuses(call, error):
+    def run(lib):
+        x, xi = lib.tensor([[1.0, -2.0], [3.0, 0.5]]), lib.tensor([[1, 2], [3, 4]])  # noqa: F841
+        return eval(call)
+
+    if error is None:
+        ours = run(tg)
+        if torch is not None:
+            assert_same(ours, run(torch))
+        return
+    with pytest.raises(error, match="masked_fill"):
+        run(tg)
+    if torch is not None:
+        assert raises_in(torch, run)
+
+
+@pytest.mark.parametrize("call", ["lib.tril(x)", "lib.triu(x, 1)", "x.tril(-1)", "x.triu()", "y.tril()"])
+def test_tril_and_triu_match_torch_with_gradients(call):
+    def run(lib):
+        x = lib.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        y = lib.tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)  # noqa: F841 (used by eval)
+        out = eval(call)
+        (out * out).sum().backward()
+        return out, (x.grad if x.grad is not None else y.grad)
+
+    ours, grad = run(tg)
+    if torch is not None:
+        theirs, t_grad = run(torch)
+        assert_same(ours, theirs)
+        np.testing.assert_array_equal(grad, t_grad.numpy())
+    else:
+        assert np.count_nonzero(ours.numpy()) <= ours.numel()
+
+
+def test_multinomial_draws_in_proportion_to_the_weights():
+    tg.manual_seed(0)
+    weights = tg.tensor([[1.0, 0.0, 3.0], [2.0, 2.0, 0.0]])  # need not sum to 1
+    draws = tg.multinomial(weights, 20000, replacement=True)
+    assert draws.shape == (2, 20000) and draws.dtype == np.int64
+    counts = [np.bincount(row, minlength=3) / 20000 for row in draws.numpy()]
+    np.testing.assert_allclose(counts[0], [0.25, 0.0, 0.75], atol=0.01)
+    np.testing.assert_allclose(counts[1], [0.5, 0.5, 0.0], atol=0.01)
+    one = tg.multinomial(tg.tensor([0.2, 0.3, 0.5]), 3)  # without replacement: each index once
+    assert sorted(one.tolist()) == [0, 1, 2]
+    firsts = np.bincount([tg.multinomial(tg.tensor([0.2, 0.3, 0.5]), 2)[0].item() for _ in range(4000)],
+                         minlength=3) / 4000
+    np.testing.assert_allclose(firsts, [0.2, 0.3, 0.5], atol=0.03)  # the first draw follows the weights
+
+
+@pytest.mark.parametrize("args, match", [(([0.5, -0.1], 1), "non-negative"),
+                                         (([0.0, 0.0], 1), "positive sum"),
+                                         (([1.0, 0.0, 1.0], 4), "without replacement"),
+                                         (([1.0, 1.0], 0), "num_samples")])
+def test_multinomial_refuses_what_torch_refuses(args, match):
+    weights, n = args
+    with pytest.raises(ValueError, match=match):
+        tg.multinomial(tg.tensor(weights), n)
+    if torch is not None:
+        assert raises_in(torch, lambda lib: lib.multinomial(lib.tensor(weights), n))
+
+
+def test_cuda_is_available_answers_as_torch_cuda():
+    assert tg.cuda.is_available() == tg.cuda_available()
+    device = "cuda" if tg.cuda.is_available() else "cpu"
+    assert tg.zeros(2, device=device).device == device
+
+
+def test_sampling_and_masks_stay_on_the_device(device):
+    tg.manual_seed(0)
+    weights = tg.tensor([[1.0, 0.0, 3.0]], device=device)
+    for replacement in (True, False):
+        draws = tg.multinomial(weights, 2, replacement=replacement)
+        assert draws.device == device and draws.shape == (1, 2) and 1 not in draws.tolist()[0][:1]
+    x = tg.ones(3, 3, device=device, requires_grad=True)
+    out = x.tril().masked_fill(tg.eye(3, device=device) > 0, 5.0)
+    out.sum().backward()
+    assert out.device == device and out.tolist() == [[5, 0, 0], [1, 5, 0], [1, 1, 5]]
+    assert tg.tensor(x.grad, device="cpu").tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
