@@ -11,6 +11,7 @@ import numpy
 
 from .autograd import Function, IndexedGrad, ShapeError
 from .backend import device_of, get_array_module, to_device
+from .tensor import DEFAULT_FLOAT
 
 
 def sum_to(grad, shape):
@@ -41,7 +42,6 @@ def sum_to(grad, shape):
 # Python numbers are made into 0-d arrays of the right dtype by tensor.lift().
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-DEFAULT_FLOAT = numpy.dtype(numpy.float32)  # torch's default float dtype (tensor.DEFAULT_FLOAT)
 
 
 def _promote_two(a, b):
