@@ -186,6 +186,8 @@ class Pow(Function):
         return x ** exponent
 
     def backward(self, g):
+        if self.p == 0:  # x ** 0 is 1 everywhere: gradient 0, also at x = 0 (not 0 * 0 ** -1 = nan), as torch
+            return (get_array_module(g).zeros_like(g),)
         return (g * self.p * self.x ** (self.p - 1),)
 
 
@@ -206,8 +208,8 @@ class PowTensor(_Elementwise):
         xp = get_array_module(g)
         a, b = self.a, self.b
         ga = gb = None
-        if self.needs_grad[0]:
-            ga = sum_to(g * b * a ** (b - 1), a.shape)
+        if self.needs_grad[0]:  # 0 where b = 0, also at a = 0 (as torch), not 0 * 0 ** -1 = nan
+            ga = sum_to(xp.where(b == 0, 0, g * b * a ** (b - 1)), a.shape)
         if self.needs_grad[1]:
             at_zero = a == 0
             gb = sum_to(xp.where(at_zero, 0, g * self.y * xp.log(xp.where(at_zero, 1, a))), b.shape)
@@ -280,6 +282,15 @@ class Sqrt(Function):
 
     def backward(self, g):
         return (g / (2 * self.y),)
+
+
+class StdSqrt(Sqrt):
+    """std = sqrt(var): as torch, the gradient is 0 where the std is 0 (constant data), not g / 0."""
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        zero = self.y == 0
+        return (xp.where(zero, 0, g / (2 * xp.where(zero, 1, self.y))),)
 
 
 class Abs(Function):

@@ -745,8 +745,9 @@ class Tensor:
         return (diff * diff).sum(dim=dims, keepdim=keepdim) * scale
 
     def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
-        """Standard deviation: var(...).sqrt(), with the same arguments."""
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims).sqrt()
+        """Standard deviation: the square root of var(...), same arguments (gradient 0 where it is 0)."""
+        variance = self.var(dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims)
+        return ops.StdSqrt.apply(variance)
 
     def logsumexp(self, dim, keepdim=False):
         """log(sum(exp(x))) over ``dim``, shifted by the max so nothing overflows."""

@@ -742,3 +742,37 @@ def test_sampling_and_masks_stay_on_the_device(device):
     out.sum().backward()
     assert out.device == device and out.tolist() == [[5, 0, 0], [1, 5, 0], [1, 1, 5]]
     assert tg.tensor(x.grad, device="cpu").tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
+
+
+# Gradients where the formula meets 0/0 or a tie, with the values torch 2.13 gives
+# (the weights 1, 2, 3, ... on the outputs tell the elements apart).
+EDGE_GRADIENTS = [
+    ("x ** 0", [0.0, 3.0], [0.0, 0.0]),
+    ("x ** L.tensor(0.0, dtype=L.float64)", [0.0, 3.0], [0.0, 0.0]),
+    ("x.std()", [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]),
+    ("x.std(0)", [[1.0, 2.0], [1.0, 5.0]], [[0.0, -1.414214], [0.0, 1.414214]]),
+    ("x.max()", [[1.0, 3.0], [3.0, 2.0]], [[0.0, 0.5], [0.5, 0.0]]),
+    ("x.amax(dim=1)", [[3.0, 3.0], [1.0, 2.0]], [[0.5, 0.5], [0.0, 2.0]]),
+    ("x.max(1)[0]", [[3.0, 3.0], [1.0, 2.0]], [[1.0, 0.0], [0.0, 2.0]]),
+    ("x.norm()", [0.0, 0.0], [0.0, 0.0]),
+    ("x.abs()", [0.0, -1.0, 2.0], [0.0, -2.0, 3.0]),
+    ("x.relu()", [0.0, -1.0, 2.0], [0.0, 0.0, 3.0]),
+    ("x.clamp(0.0, 1.0)", [0.0, 1.0, 0.5, 2.0], [1.0, 2.0, 3.0, 0.0]),
+    ("x.prod()", [0.0, 2.0, 3.0], [6.0, 0.0, 0.0]),
+    ("L.maximum(x, L.tensor(np.array([1.0, 1.0])))", [1.0, 2.0], [0.5, 2.0]),
+    ("x.sign()", [0.0, -2.0], [0.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize("expr, values, expected", EDGE_GRADIENTS, ids=[c[0] for c in EDGE_GRADIENTS])
+def test_gradients_at_zeros_and_ties_are_torchs(expr, values, expected):
+    def grad(lib):
+        x = lib.tensor(np.array(values), requires_grad=True)
+        out = eval(expr, {"x": x, "L": lib, "np": np})
+        weights = np.arange(1.0, out.numel() + 1).reshape(out.shape)
+        (out * lib.tensor(weights)).sum().backward()
+        return np.asarray(x.grad.numpy() if lib is torch else x.grad)
+
+    np.testing.assert_allclose(grad(tg), expected, atol=1e-6)
+    if torch is not None:
+        np.testing.assert_allclose(grad(tg), grad(torch), atol=1e-12)
