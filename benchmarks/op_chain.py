@@ -6,9 +6,11 @@ arithmetic at 64x64. The minimal engine below is what a student writes first
 (micrograd on arrays: a closure per op, a topological sort, no checks, no
 broadcasting); tensorgrad checks inputs, records versions for in-place safety
 and validates user Functions, so the ratio tensorgrad / minimal says what that
-safety costs. Both run on one BLAS thread, interleaved round by round in one
-process; the reported ratio is the median of the per-round ratios, which
-stays steady on a loaded machine where absolute times do not.
+safety costs. A third contender makes the same NumPy calls by hand with no
+engine, so the overhead column compares what each engine adds to them. All run
+on one BLAS thread, interleaved round by round in one process; the reported
+ratios are medians of per-round ratios, which stay steady on a loaded machine
+where absolute times do not.
 Run: python benchmarks/op_chain.py
 """
 
@@ -107,6 +109,26 @@ def chain(h, W, xs, s, b):
     return h.sum()
 
 
+def by_hand(h, W, xs, s, b):
+    """The chain's forward and backward as the bare NumPy calls both engines make (no engine at all):
+    the gradients of h0, W, s and b."""
+    saved = []
+    for x in xs:
+        y = np.tanh(h @ W + x)
+        saved.append((h, y))
+        h = y * s + b
+    g = np.broadcast_to(np.ones_like(h.sum()), h.shape)
+    gh0 = gW = gs = gb = None
+    for h_in, y in reversed(saved):
+        gb = g if gb is None else gb + g
+        gs = g * y if gs is None else gs + g * y
+        gz = (g * s) * (1 - y * y)
+        gW = h_in.T @ gz if gW is None else gW + h_in.T @ gz
+        g = gz @ W.T
+    gh0 = g
+    return gh0, gW, gs, gb
+
+
 def contenders(n, steps):
     """(name, run) pairs: each run does one forward + backward and clears the leaves' gradients."""
     rng = np.random.default_rng(0)
@@ -129,13 +151,17 @@ def contenders(n, steps):
         for t in min_leaves + min_xs:  # it has no requires_grad: the xs get gradients too
             t.grad = None
 
-    # The two must compute the same gradients, or the comparison means nothing.
+    def run_numpy():
+        by_hand(h0, W, xs, s, b)
+
+    # The three must compute the same gradients, or the comparison means nothing.
     chain(tg_leaves[0], tg_leaves[1], tg_xs, tg_leaves[2], tg_leaves[3]).backward()
     chain(min_leaves[0], min_leaves[1], min_xs, min_leaves[2], min_leaves[3]).backward()
-    for t, m in zip(tg_leaves, min_leaves, strict=True):
+    for t, m, g in zip(tg_leaves, min_leaves, by_hand(h0, W, xs, s, b), strict=True):
         np.testing.assert_allclose(t.grad, m.grad, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(t.grad, g, rtol=1e-4, atol=1e-4)
         t.grad = m.grad = None
-    return [("tensorgrad", run_tensorgrad), ("minimal", run_minimal)]
+    return [("tensorgrad", run_tensorgrad), ("minimal", run_minimal), ("numpy", run_numpy)]
 
 
 def time_us(fn, number):
@@ -146,19 +172,23 @@ def time_us(fn, number):
 
 
 def compare(n, steps, rounds, number):
-    """Median per-round times and the median of the per-round ratios tensorgrad / minimal."""
-    (_, tg_run), (_, min_run) = contenders(n, steps)
-    tg_run(), min_run()  # warm up
-    t_tg, t_min, ratios = [], [], []
+    """Per contender its median per-round time, and per round the ratios tensorgrad / minimal and
+    (tensorgrad - numpy) / (minimal - numpy): what each engine adds to the bare NumPy calls."""
+    runs = [run for _, run in contenders(n, steps)]
+    for run in runs:
+        run()  # warm up
+    times, ratios, overheads = [[] for _ in runs], [], []
     for r in range(rounds):
-        # alternate which goes first, so neither always follows the other
-        pair = (tg_run, min_run) if r % 2 == 0 else (min_run, tg_run)
-        first, second = time_us(pair[0], number), time_us(pair[1], number)
-        a, b = (first, second) if r % 2 == 0 else (second, first)
-        t_tg.append(a)
-        t_min.append(b)
-        ratios.append(a / b)
-    return statistics.median(t_tg), statistics.median(t_min), statistics.median(ratios), ratios
+        order = range(len(runs)) if r % 2 == 0 else reversed(range(len(runs)))  # neither always first
+        took = {}
+        for k in order:
+            took[k] = time_us(runs[k], number)
+        for k in took:
+            times[k].append(took[k])
+        ours, minimal, bare = took[0], took[1], took[2]
+        ratios.append(ours / minimal)
+        overheads.append((ours - bare) / (minimal - bare))
+    return [statistics.median(t) for t in times], ratios, overheads
 
 
 def main():
@@ -171,11 +201,14 @@ def main():
     n_ops = 5 * args.steps + 1
     print(f"{n_ops}-op chain forward+backward, float32, 1 BLAS thread, "
           f"{args.rounds} rounds x {args.number} runs, contenders interleaved")
-    print(f"{'size':<8}{'tensorgrad us':>15}{'minimal us':>12}{'ratio':>8}{'ratio IQR':>16}")
+    print("numpy: the same NumPy calls with no engine; overhead: (tensorgrad - numpy) / (minimal - numpy)")
+    print(f"{'size':<8}{'tensorgrad us':>15}{'minimal us':>12}{'numpy us':>10}{'ratio':>8}{'ratio IQR':>12}"
+          f"{'overhead':>10}")
     for n in args.sizes:
-        a, b, ratio, ratios = compare(n, args.steps, args.rounds, args.number)
+        (a, b, c), ratios, overheads = compare(n, args.steps, args.rounds, args.number)
         q1, _, q3 = statistics.quantiles(ratios, n=4)
-        print(f"{f'{n}x{n}':<8}{a:>15.1f}{b:>12.1f}{ratio:>8.2f}{f'{q1:.2f}-{q3:.2f}':>16}")
+        print(f"{f'{n}x{n}':<8}{a:>15.1f}{b:>12.1f}{c:>10.1f}{statistics.median(ratios):>8.2f}"
+              f"{f'{q1:.2f}-{q3:.2f}':>12}{statistics.median(overheads):>10.2f}")
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ class PowTensor(_Elementwise):
         a, b = self.a, self.b
         ga = gb = None
         if self.needs_grad[0]:  # 0 where b = 0, also at a = 0 (as torch), not 0 * 0 ** -1 = nan
-            ga = sum_to(xp.where(b == 0, 0, g * b * a ** (b - 1)), a.shape)
+            ga = sum_to(g * b * a ** (xp.where(b == 0, 1, b) - 1), a.shape)
         if self.needs_grad[1]:
             at_zero = a == 0
             gb = sum_to(xp.where(at_zero, 0, g * self.y * xp.log(xp.where(at_zero, 1, a))), b.shape)
