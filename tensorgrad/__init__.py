@@ -56,13 +56,14 @@ def _function_form(name):
 (sum, mean, max, min, amax, amin, argmax, argmin, prod, var, std, logsumexp, norm,  # noqa: A001
  exp, log, log1p, expm1, tanh, sigmoid, relu, sqrt, abs, sign, clamp, clip, maximum, minimum,  # noqa: A001
  transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather,
- softmax, log_softmax, masked_fill, tril, triu) = (
+ softmax, log_softmax, masked_fill, tril, triu, t, sort, argsort, topk, isnan, isfinite) = (
     _function_form(name) for name in (
         "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "var", "std",
         "logsumexp", "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "abs",
         "sign", "clamp", "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten",
         "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather",
-        "softmax", "log_softmax", "masked_fill", "tril", "triu"))
+        "softmax", "log_softmax", "masked_fill", "tril", "triu", "t", "sort", "argsort", "topk",
+        "isnan", "isfinite"))
 
 __all__ = [
     "Function", "GraphFreedError", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -76,5 +77,5 @@ __all__ = [
     "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "sign", "clamp",
     "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten", "squeeze", "unsqueeze",
     "unbind", "split", "chunk", "matmul", "gather", "softmax", "log_softmax", "masked_fill", "tril", "triu",
-    "multinomial", "cuda",
+    "multinomial", "cuda", "t", "sort", "argsort", "topk", "isnan", "isfinite",
 ]

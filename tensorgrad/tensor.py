@@ -25,6 +25,8 @@ _new = object.__new__
 # What x.max(dim) and x.min(dim) return, as torch.return_types.max / .min do.
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
+TopkResult = collections.namedtuple("topk", ["values", "indices"])
+SortResult = collections.namedtuple("sort", ["values", "indices"])
 
 
 class Tensor:
@@ -841,6 +843,47 @@ class Tensor:
         return self._view(ops.Transpose.apply(self, axes=tuple(order)))
 
     swapaxes = transpose
+
+    def t(self):
+        """torch's x.t(): a matrix transposed (a 0-d or 1-D tensor as it is); more dims raise, as in torch."""
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with at most 2 dims, got shape {self.shape}; "
+                             "use transpose(dim0, dim1) or permute(...)")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def sort(self, dim=-1, descending=False):
+        """(values, indices) along ``dim``, ascending unless descending=True; values carry gradient."""
+        d = _dim(dim, self.ndim, "sort")
+        indices = self.argsort(d, descending)
+        return SortResult(self.gather(d, indices), indices)
+
+    def argsort(self, dim=-1, descending=False):
+        """The indices that sort ``dim`` (ties in their order, a stable sort)."""
+        d = _dim(dim, self.ndim, "argsort")
+        xp = backend.get_array_module(self.data)
+        keys = self.data.astype(numpy.int64) if self.data.dtype.kind in "bu" else self.data  # no -x wrap
+        order = xp.argsort(-keys if descending else keys, axis=d, kind="stable")
+        return Tensor._from_op(order.astype(numpy.int64), None, 0)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (torch's argument name)
+        """(values, indices) of the k largest (smallest if not largest) along ``dim``, in order; values carry
+        gradient."""
+        d = _dim(dim, self.ndim, "topk")
+        if not isinstance(k, numbers.Integral) or not 0 <= k <= self.data.shape[d]:
+            raise ValueError(f"topk: k must be an int in [0, {self.data.shape[d]}] for dim {d} of shape "
+                             f"{self.shape}, got {k!r}")
+        indices = self.argsort(d, descending=largest)
+        xp = backend.get_array_module(self.data)
+        indices = Tensor._from_op(xp.take(indices.data, xp.arange(k), axis=d), None, 0)
+        return TopkResult(self.gather(d, indices), indices)
+
+    def isnan(self):
+        """A boolean tensor: True where an element is NaN."""
+        return Tensor._from_op(backend.get_array_module(self.data).isnan(self.data), None, 0)
+
+    def isfinite(self):
+        """A boolean tensor: True where an element is neither infinite nor NaN."""
+        return Tensor._from_op(backend.get_array_module(self.data).isfinite(self.data), None, 0)
 
     def permute(self, *dims):
         """The dims reordered: x.permute(1, 0, 2)[i, j, k] = x[j, i, k]."""

@@ -742,6 +742,9 @@ def test_sampling_and_masks_stay_on_the_device(device):
     out.sum().backward()
     assert out.device == device and out.tolist() == [[5, 0, 0], [1, 5, 0], [1, 1, 5]]
     assert tg.tensor(x.grad, device="cpu").tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0]]
+    values, indices = tg.tensor([[0.5, 2.0, -1.0]], device=device).topk(2)
+    assert values.device == indices.device == device and indices.tolist() == [[1, 0]]
+    assert tg.tensor([3.0, float("nan")], device=device).isnan().tolist() == [False, True]
 
 
 # Gradients where the formula meets 0/0 or a tie, with the values torch 2.13 gives
@@ -776,3 +779,42 @@ def test_gradients_at_zeros_and_ties_are_torchs(expr, values, expected):
     np.testing.assert_allclose(grad(tg), expected, atol=1e-6)
     if torch is not None:
         np.testing.assert_allclose(grad(tg), grad(torch), atol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["x.topk(2)", "x.topk(2, dim=0)", "x.topk(1, largest=False)", "x.sort()",
+                                  "x.sort(dim=0, descending=True)", "lib.sort(x, 1)", "lib.topk(x, 3)"])
+def test_topk_and_sort_match_torch_with_gradients(call):
+    values = np.array([[0.3, -1.2, 2.5, 0.9], [1.7, 0.1, -0.4, 2.2], [0.6, 3.1, -2.0, 1.1]])  # no ties
+
+    def run(lib):
+        x = lib.tensor(values, requires_grad=True)
+        out, idx = eval(call, {"x": x, "lib": lib})
+        (out * lib.tensor(np.arange(1.0, out.numel() + 1).reshape(out.shape))).sum().backward()
+        return out, idx, x.grad
+
+    out, idx, grad = run(tg)
+    assert idx.dtype == np.int64
+    expected = np.take_along_axis(values, idx.numpy(), axis=1 if "dim=0" not in call else 0)
+    np.testing.assert_array_equal(out.numpy(), expected)
+    if torch is not None:
+        t_out, t_idx, t_grad = run(torch)
+        assert_same(out, t_out)
+        np.testing.assert_array_equal(idx.numpy(), t_idx.numpy())
+        np.testing.assert_array_equal(grad, t_grad.numpy())
+
+
+def test_argsort_t_isnan_isfinite_match_torch():
+    def run(lib):
+        x = lib.tensor([[3.0, float("nan"), 1.0], [float("inf"), 0.5, -2.0]])
+        return (lib.argsort(x[1]), x[1].argsort(descending=True), x.t(), x[0].t(), lib.isnan(x), x.isfinite())
+
+    ours = run(tg)
+    assert [o.shape for o in ours[2:4]] == [(3, 2), (3,)]
+    assert ours[4].tolist() == [[False, True, False], [False, False, False]]
+    if torch is not None:
+        for a, b in zip(ours, run(torch), strict=True):
+            assert_same(a, b)
+    with pytest.raises(ValueError, match=r"t\(\) expects a tensor with at most 2 dims"):
+        tg.zeros(2, 3, 4).t()
+    with pytest.raises(ValueError, match="topk: k must be"):
+        tg.zeros(3).topk(4)
