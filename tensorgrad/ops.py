@@ -164,6 +164,38 @@ class Div(_Elementwise):
                 sum_to(-g_over_b * a / b, b.shape) if self.needs_grad[1] else None)
 
 
+class FloorDivide(_Elementwise):
+    """f = floor(a / b) (Python's //);  no derivative: backward raises, as torch's does."""
+
+    saved_inputs = ()
+
+    def forward(self, a, b):
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
+        return get_array_module(a, b).floor_divide(a, b)
+
+    def backward(self, g):
+        raise RuntimeError("// (floor division) has no derivative (as in torch); compute it on detached "
+                           "tensors (a.detach() // b), or use / where a gradient must flow")
+
+
+class Remainder(_Elementwise):
+    """f = a - b * floor(a / b) (Python's %, the sign of b);  dL/da = g,  dL/db = -g * floor(a / b)."""
+
+    saved_inputs = (0, 1)
+
+    def forward(self, a, b):
+        if a.dtype is not b.dtype:
+            a, b = same_dtype(a, b)
+        self.a, self.b = a, b
+        return get_array_module(a, b).remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        return (sum_to(g, a.shape) if self.needs_grad[0] else None,
+                sum_to(-g * get_array_module(g).floor_divide(a, b), b.shape) if self.needs_grad[1] else None)
+
+
 class Neg(Function):
     """f = -x;  dL/dx = -g."""
 

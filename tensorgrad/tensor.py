@@ -341,6 +341,18 @@ class Tensor:
     def __rtruediv__(self, other):
         return ops.Div.apply(lift(other, self), self)
 
+    def __floordiv__(self, other):
+        return ops.FloorDivide.apply(self, lift(other, self))
+
+    def __rfloordiv__(self, other):
+        return ops.FloorDivide.apply(lift(other, self), self)
+
+    def __mod__(self, other):
+        return ops.Remainder.apply(self, lift(other, self))
+
+    def __rmod__(self, other):
+        return ops.Remainder.apply(lift(other, self), self)
+
     def __neg__(self):
         return ops.Neg.apply(self)
 

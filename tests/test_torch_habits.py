@@ -818,3 +818,27 @@ def test_argsort_t_isnan_isfinite_match_torch():
         tg.zeros(2, 3, 4).t()
     with pytest.raises(ValueError, match="topk: k must be"):
         tg.zeros(3).topk(4)
+
+
+@pytest.mark.parametrize("expr", ["i // 2", "i % 3", "7 // i", "7 % i", "x // 2", "x % 2", "x % -1.5",
+                                  "i // 2.0", "x // i"])
+def test_floor_division_and_remainder_follow_python_signs_as_in_torch(expr):
+    def run(lib):
+        i, x = lib.tensor([7, -7, 5]), lib.tensor([3.5, -2.5, 4.0])  # noqa: F841 (used by eval)
+        return eval(expr)
+
+    ours = run(tg)
+    expected = eval(expr, {"i": np.array([7, -7, 5]), "x": np.array([3.5, -2.5, 4.0], np.float32)})
+    np.testing.assert_allclose(ours.numpy(), expected)
+    if torch is not None:
+        assert_same(ours, run(torch))
+
+
+def test_remainder_has_gradients_and_floor_division_refuses_one_as_in_torch():
+    a = tg.tensor([3.5, -2.5, 4.2], dtype=np.float64, requires_grad=True)
+    b = tg.tensor([2.0, 1.5, -1.1], dtype=np.float64, requires_grad=True)
+    assert tg.gradcheck(lambda p, q: p % q, (a, b))
+    with pytest.raises(RuntimeError, match=r"// \(floor division\) has no derivative"):
+        (a // b).sum().backward()
+    if torch is not None:
+        assert raises_in(torch, lambda lib: (lib.tensor([3.5], requires_grad=True) // 2).sum().backward())
