@@ -15,7 +15,7 @@ from .functional import cat, concat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, load, save
 from .ops import ShapeError, sum_to
-from .random import manual_seed, multinomial, rand, randn
+from .random import manual_seed, multinomial, rand, rand_like, randint, randn, randn_like
 from .tensor import (
     Tensor,
     arange,
@@ -56,14 +56,15 @@ def _function_form(name):
 (sum, mean, max, min, amax, amin, argmax, argmin, prod, var, std, logsumexp, norm,  # noqa: A001
  exp, log, log1p, expm1, tanh, sigmoid, relu, sqrt, abs, sign, clamp, clip, maximum, minimum,  # noqa: A001
  transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather,
- softmax, log_softmax, masked_fill, tril, triu, t, sort, argsort, topk, isnan, isfinite) = (
+ softmax, log_softmax, masked_fill, tril, triu, t, sort, argsort, topk, isnan, isfinite,
+ cumsum, round, floor, ceil, mm, bmm) = (  # noqa: A001
     _function_form(name) for name in (
         "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "var", "std",
         "logsumexp", "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "abs",
         "sign", "clamp", "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten",
         "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather",
         "softmax", "log_softmax", "masked_fill", "tril", "triu", "t", "sort", "argsort", "topk",
-        "isnan", "isfinite"))
+        "isnan", "isfinite", "cumsum", "round", "floor", "ceil", "mm", "bmm"))
 
 __all__ = [
     "Function", "GraphFreedError", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -77,5 +78,6 @@ __all__ = [
     "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "sign", "clamp",
     "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten", "squeeze", "unsqueeze",
     "unbind", "split", "chunk", "matmul", "gather", "softmax", "log_softmax", "masked_fill", "tril", "triu",
-    "multinomial", "cuda", "t", "sort", "argsort", "topk", "isnan", "isfinite",
+    "multinomial", "cuda", "t", "sort", "argsort", "topk", "isnan", "isfinite", "cumsum", "floor", "ceil",
+    "mm", "bmm", "randint", "randn_like", "rand_like",
 ]

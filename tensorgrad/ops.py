@@ -196,6 +196,33 @@ class Remainder(_Elementwise):
                 sum_to(-g * get_array_module(g).floor_divide(a, b), b.shape) if self.needs_grad[1] else None)
 
 
+class Cumsum(Function):
+    """f_i = x_0 + ... + x_i along ``axis``;  dL/dx_i = g_i + ... + g_last (a cumulative sum from the end)."""
+
+    saved_inputs = ()
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return get_array_module(x).cumsum(x, axis=axis)
+
+    def backward(self, g):
+        xp = get_array_module(g)
+        return (xp.flip(xp.cumsum(xp.flip(g, self.axis), axis=self.axis), self.axis),)
+
+
+class Rounding(Function):
+    """f = round / floor / ceil of x (``how``);  dL/dx = 0 (f is flat wherever it has a derivative)."""
+
+    saved_inputs = ()
+
+    def forward(self, x, how):
+        xp = get_array_module(x)
+        return {"round": xp.round, "floor": xp.floor, "ceil": xp.ceil}[how](x)
+
+    def backward(self, g):
+        return (get_array_module(g).zeros_like(g),)
+
+
 class Neg(Function):
     """f = -x;  dL/dx = -g."""
 

@@ -97,6 +97,30 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
     return Tensor(data, requires_grad=requires_grad, device=device)
 
 
+def randint(low, high=None, size=None, *, dtype=None, device=None):
+    """Integers drawn uniformly from [low, high), int64 unless dtype says otherwise, as torch.randint:
+    randint(high, size) or randint(low, high, size), size a tuple."""
+    if size is None:  # randint(high, size): torch's two-argument form
+        low, high, size = 0, low, high
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r} (e.g. randint(0, 10, (3,)))")
+    if not (isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral)) or high <= low:
+        raise ValueError(f"randint: needs ints low < high, got low={low!r}, high={high!r}")
+    dtype = numpy.dtype(dtype or numpy.int64)
+    data = generator(device).integers(low, high, creation_shape(tuple(size)), dtype=numpy.int64)
+    return Tensor(data.astype(dtype, copy=False), device=device)
+
+
+def randn_like(t, dtype=None, device=None):
+    """randn with ``t``'s shape, dtype and device (as torch.randn_like)."""
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
+def rand_like(t, dtype=None, device=None):
+    """rand with ``t``'s shape, dtype and device (as torch.rand_like)."""
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device)
+
+
 def uniform(low, high, shape, dtype=None, device=None):
     """A raw array of samples from U(low, high): the init of Linear and the RNN layers."""
     data = generator(device).random(creation_shape((shape,)), dtype=_float_dtype(dtype))

@@ -889,6 +889,38 @@ class Tensor:
         indices = Tensor._from_op(xp.take(indices.data, xp.arange(k), axis=d), None, 0)
         return TopkResult(self.gather(d, indices), indices)
 
+    def cumsum(self, dim):
+        """Running sums along ``dim`` (as torch.cumsum; integers and bools sum as int64)."""
+        d = _dim(dim, self.ndim, "cumsum")
+        x = self if self.data.dtype.kind in "fc" or self.data.dtype == numpy.int64 else self.long()
+        return ops.Cumsum.apply(x, axis=d)
+
+    def round(self):
+        """Each element rounded to the nearest integer, halves to even (as torch.round); gradient 0."""
+        return ops.Rounding.apply(self, how="round")
+
+    def floor(self):
+        return ops.Rounding.apply(self, how="floor")
+
+    def ceil(self):
+        return ops.Rounding.apply(self, how="ceil")
+
+    def mm(self, other):
+        """A matrix product of two 2-D tensors (as torch.mm; @ broadcasts, mm refuses other shapes)."""
+        return self._checked_matmul("mm", other, 2)
+
+    def bmm(self, other):
+        """Batched matrix products of two 3-D tensors (B, n, m) @ (B, m, p) (as torch.bmm)."""
+        return self._checked_matmul("bmm", other, 3)
+
+    def _checked_matmul(self, name, other, ndim):
+        other = lift(other, self)
+        if self.ndim != ndim or other.ndim != ndim or (ndim == 3 and self.shape[0] != other.shape[0]):
+            what = "2-D tensors" if ndim == 2 else "3-D tensors with the same batch size"
+            raise ValueError(f"{name}: expects two {what}, got shapes {self.shape} and {other.shape}; "
+                             "@ (matmul) broadcasts batch dims")
+        return ops.MatMul.apply(self, other)
+
     def isnan(self):
         """A boolean tensor: True where an element is NaN."""
         return Tensor._from_op(backend.get_array_module(self.data).isnan(self.data), None, 0)

@@ -842,3 +842,44 @@ def test_remainder_has_gradients_and_floor_division_refuses_one_as_in_torch():
         (a // b).sum().backward()
     if torch is not None:
         assert raises_in(torch, lambda lib: (lib.tensor([3.5], requires_grad=True) // 2).sum().backward())
+
+
+@pytest.mark.parametrize("call", ["x.cumsum(1)", "lib.cumsum(x, dim=0)", "i.cumsum(0)", "(x > 0).cumsum(1)",
+                                  "x.round()", "x.floor()", "lib.ceil(x)", "x.mm(w)", "lib.mm(x, w)",
+                                  "lib.bmm(b, c)", "b.bmm(c)"])
+def test_cumsum_rounding_mm_and_bmm_match_torch_with_gradients(call):
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.standard_normal((2, 3)) * 3, "w": rng.standard_normal((3, 4)),
+              "b": rng.standard_normal((2, 2, 3)), "c": rng.standard_normal((2, 3, 2))}
+
+    def run(lib):
+        env = {k: lib.tensor(v, requires_grad=True) for k, v in arrays.items()}
+        env.update(lib=lib, i=lib.tensor(np.array([1, 2, 3], np.int32)))
+        out = eval(call, env)
+        if out.dtype.is_floating_point if lib is torch else out.dtype.kind == "f":
+            (out * out).sum().backward()
+        grads = [env[k].grad for k in arrays]
+        return out, [None if g is None else np.asarray(g.numpy() if lib is torch else g) for g in grads]
+
+    ours, grads = run(tg)
+    if torch is not None:
+        theirs, t_grads = run(torch)
+        assert_same(ours, theirs, rtol=1e-12)
+        for g, t in zip(grads, t_grads, strict=True):
+            assert (g is None) == (t is None)
+            if g is not None:
+                np.testing.assert_allclose(g, t, rtol=1e-12)
+
+
+def test_mm_and_bmm_refuse_other_shapes_and_randint_draws_ints():
+    with pytest.raises(ValueError, match=r"mm: expects two 2-D tensors"):
+        tg.ones(2, 3, 4).mm(tg.ones(4, 2))
+    with pytest.raises(ValueError, match=r"bmm: expects two 3-D tensors with the same batch size"):
+        tg.ones(2, 3, 4).bmm(tg.ones(3, 4, 2))
+    tg.manual_seed(0)
+    draws = tg.randint(3, 7, (1000,))
+    assert draws.dtype == np.int64 and set(draws.tolist()) == {3, 4, 5, 6}
+    assert tg.randint(5, (2, 3)).shape == (2, 3)
+    assert tg.randn_like(tg.zeros(2, 3, dtype=np.float64)).dtype == np.float64
+    with pytest.raises(ValueError, match="low < high"):
+        tg.randint(5, 5, (2,))
