@@ -16,16 +16,18 @@ from collections import OrderedDict
 
 import numpy
 
-from . import backend, functional
+from . import backend, functional, init
 from .optim import clip_grad as utils  # noqa: F401  (torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_)
 from .random import generator, uniform
 from .tensor import DEFAULT_FLOAT, Tensor
 
-# nn is one file, not a package; registering its two torch sub-namespaces makes
-# `import tensorgrad.nn.functional as F` and `from tensorgrad.nn.utils import
-# clip_grad_norm_` work as the torch lines they are typed from.
+# nn is one file, not a package; registering its torch sub-namespaces makes
+# `import tensorgrad.nn.functional as F`, `from tensorgrad.nn.utils import
+# clip_grad_norm_` and `tensorgrad.nn.init.orthogonal_` work as the torch
+# lines they are typed from.
 sys.modules[__name__ + ".functional"] = functional
 sys.modules[__name__ + ".utils"] = utils
+sys.modules[__name__ + ".init"] = init
 
 _IN_RNN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
 
