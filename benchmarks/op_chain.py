@@ -118,15 +118,14 @@ def by_hand(h, W, xs, s, b):
         saved.append((h, y))
         h = y * s + b
     g = np.broadcast_to(np.ones_like(h.sum()), h.shape)
-    gh0 = gW = gs = gb = None
+    gW = gs = gb = None
     for h_in, y in reversed(saved):
         gb = g if gb is None else gb + g
         gs = g * y if gs is None else gs + g * y
         gz = (g * s) * (1 - y * y)
         gW = h_in.T @ gz if gW is None else gW + h_in.T @ gz
         g = gz @ W.T
-    gh0 = g
-    return gh0, gW, gs, gb
+    return g, gW, gs, gb  # g is now the gradient of h0
 
 
 def contenders(n, steps):

@@ -153,7 +153,8 @@ class Div(_Elementwise):
     def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
-        a, b = floating(a), floating(b)  # int / int is float32, as torch
+        if a.dtype.kind not in "fc":  # int / int is float32, as torch (a and b share a dtype now)
+            a, b = floating(a), floating(b)
         self.a, self.b = a, b
         return a / b
 

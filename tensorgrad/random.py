@@ -147,7 +147,8 @@ def multinomial(input, num_samples, replacement=False):
         raise ValueError(f"multinomial: num_samples must be a positive int, got {num_samples!r}")
     xp = backend.get_array_module(w)
     rows = w.reshape(-1, w.shape[-1]).astype(numpy.float64)
-    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((rows.sum(axis=1) <= 0).any()):
+    totals = rows.sum(axis=1, keepdims=True)
+    if bool((rows < 0).any()) or not bool(xp.isfinite(rows).all()) or bool((totals <= 0).any()):
         raise ValueError("multinomial: weights must be finite and non-negative, with a positive sum in "
                          "every row")
     if not replacement and num_samples > rows.shape[1]:
@@ -155,7 +156,7 @@ def multinomial(input, num_samples, replacement=False):
                          f"{rows.shape[1]} categories; pass replacement=True")
     rng = generator(input.device)
     if replacement:
-        cdf = xp.cumsum(rows / rows.sum(axis=1, keepdims=True), axis=1)
+        cdf = xp.cumsum(rows / totals, axis=1)
         u = rng.random((rows.shape[0], num_samples))
         picks = (u[:, :, None] >= cdf[:, None, :-1]).sum(axis=2)  # the first category whose cdf exceeds u
     else:

@@ -76,20 +76,25 @@ def run(argv, log, delay=None, stage=None, nth=None):
     if delay is not None:
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)  # harmless if it already exited (a zombie until waited for)
+    status = _wait(pid, argv, log)
+    if os.WIFSIGNALED(status):
+        return "killed", None
+    return "exit", os.WEXITSTATUS(status)
+
+
+def _wait(pid, argv, log):
+    """The exit status of the forked trainer ``pid``; kills it and fails the test if it hangs."""
     deadline = time.monotonic() + CHILD_TIMEOUT_S
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            break
+            return status
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             pytest.fail(f"the trainer {argv} did not finish in {CHILD_TIMEOUT_S} s (a deadlock in the "
                         f"forked child?); its log ends: {log.read_text()[-300:] if log.exists() else ''}")
         time.sleep(0.005)
-    if os.WIFSIGNALED(status):
-        return "killed", None
-    return "exit", os.WEXITSTATUS(status)
 
 
 def test_a_trainer_forked_while_tqdm_holds_its_lock_still_finishes(tmp_path):
@@ -110,20 +115,15 @@ def test_a_trainer_forked_while_tqdm_holds_its_lock_still_finishes(tmp_path):
     holder = threading.Thread(target=monitor)
     holder.start()
     held.wait()
+    log = tmp_path / "child.log"
     try:
         pid = os.fork()
         if pid == 0:
-            _child(argv, tmp_path / "child.log")
+            _child(argv, log)
     finally:
         release.set()
         holder.join()
-    deadline = time.monotonic() + CHILD_TIMEOUT_S
-    while not os.waitpid(pid, os.WNOHANG)[0]:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked trainer waited on tqdm's lock")
-        time.sleep(0.005)
+    assert os.WEXITSTATUS(_wait(pid, argv, log)) == 0  # fails, naming the trainer, if it waited on the lock
     assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 2
 
 
