@@ -211,6 +211,15 @@ class Tensor:
         self.grad = None
 
     # ------------------------------------------------------------- conversion
+    @property
+    def array(self):
+        """The raw NumPy or CuPy array this tensor holds (Chainer's name): no copy, outside the graph."""
+        return self.data
+
+    @array.setter
+    def array(self, value):
+        self.data = value
+
     def numpy(self):
         """The data as a NumPy array (shares memory on the CPU, copied off a GPU)."""
         return backend.to_numpy(self.data)
