@@ -279,7 +279,7 @@ def log_linear_recurrence(log_a, log_b, log_h0=None, mode="sequential"):
     """
     _check("log_linear_recurrence", mode, ("log_a", "log_b"), (log_a, log_b), "log_h0", log_h0)
     if log_h0 is None:
-        xp = tg.get_array_module(log_a.data)
+        xp = tg.get_array_module(log_a.array)
         log_h0 = tg.Tensor(xp.full(log_a.shape[1:], -numpy.inf, dtype=log_a.dtype))
     return LogLinearRecurrence.apply(log_a, log_b, log_h0, mode=mode)
 

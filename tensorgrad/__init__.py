@@ -3,7 +3,7 @@
     import tensorgrad as tg
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
-    x.grad  # array([2., 4.], dtype=float32)
+    x.grad  # tensor([2., 4.], ...): a Tensor, as in torch; x.grad.array is the raw array
 """
 
 from numpy import bool_, float16, float32, float64, int32, int64

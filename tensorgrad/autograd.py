@@ -216,12 +216,12 @@ class Function:
         # comprehension costs more than the rest of this bookkeeping together.
         if len(inputs) == 2:
             a, b = inputs
-            arrays, needs_grad = (a.data, b.data), (a._requires_grad, b._requires_grad)
+            arrays, needs_grad = (a.array, b.array), (a._requires_grad, b._requires_grad)
         elif len(inputs) == 1:
             a = inputs[0]
-            arrays, needs_grad = (a.data,), (a._requires_grad,)
+            arrays, needs_grad = (a.array,), (a._requires_grad,)
         else:
-            arrays, needs_grad = [t.data for t in inputs], tuple([t._requires_grad for t in inputs])
+            arrays, needs_grad = [t.array for t in inputs], tuple([t._requires_grad for t in inputs])
         if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
             _check_one_device(cls.__name__, inputs)
         try:
@@ -258,9 +258,9 @@ class Function:
         """Raise if an array this op saved for backward was modified in place after the op ran."""
         saved = range(len(self.parents)) if self.saved_inputs is None else self.saved_inputs
         for i in saved:
-            count, stamp = self.parents[i]._vbox
-            if stamp > self.epoch:
-                self._modified_error(f"input {i}", count)
+            box = self.parents[i]._vbox
+            if box[1] > self.epoch:
+                self._modified_error(f"input {i}", box[0])
         if self.saves_output and self.output_version[1] > self.epoch:
             self._modified_error("its output", self.output_version[0])
 
@@ -290,7 +290,7 @@ def _is_shipped(cls):
 
 
 def _check_one_device(name, inputs):
-    devices = [backend.device_of(t.data) for t in inputs]
+    devices = [backend.device_of(t.array) for t in inputs]
     if any(d != devices[0] for d in devices):
         listed = ", ".join(f"input {i} on {d!r}" for i, d in enumerate(devices))
         raise backend.DeviceError(
@@ -338,19 +338,19 @@ def backward(root, grad=None, retain_graph=False):
             "backward() on a tensor that does not require grad: none of the tensors it was "
             "computed from had requires_grad=True (or it was computed inside no_grad())")
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"backward() without a gradient needs a single-element tensor, but this one has "
                 f"shape {root.shape}; reduce it to a scalar loss first (e.g. .sum() or .mean()), "
                 "or pass grad= an array of the same shape")
-        xp = backend.get_array_module(root.data)
-        grad = xp.ones_like(root.data)
+        xp = backend.get_array_module(root.array)
+        grad = xp.ones_like(root.array)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        if tuple(grad.shape) != root.data.shape:
+        grad = grad.array if isinstance(grad, Tensor) else grad
+        if tuple(grad.shape) != root.array.shape:
             raise ValueError(f"backward(gradient=...): the gradient has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")
-        if type(grad) is not type(root.data) and backend.device_of(grad) != root.device:
+        if type(grad) is not type(root.array) and backend.device_of(grad) != root.device:
             raise backend.DeviceError(f"backward(gradient=...): the gradient is on "
                                       f"{backend.device_of(grad)!r} but the tensor is on {root.device!r}")
         grad = grad.astype(root.dtype, copy=False)
@@ -386,10 +386,8 @@ def backward(root, grad=None, retain_graph=False):
         if not retain_graph:
             fn.release()
     for t, g in leaves.items():
-        if t.grad is not None:
-            t.grad = t.grad + _unwrap(g)
-        else:  # .grad must be its own array: optimizers and clipping modify it in place
-            t.grad = g.array if type(g) is _Owned else g.copy()
+        # .grad must own its array: optimizers and clipping modify it in place.
+        _accumulate_leaf(t, g.array if type(g) is _Owned else g, owned=type(g) is _Owned)
 
 
 def _pass_to_inputs(parents, in_grads, pending, leaves):
@@ -397,7 +395,7 @@ def _pass_to_inputs(parents, in_grads, pending, leaves):
     for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
         if g is None or not t._requires_grad:
             continue
-        data = t.data
+        data = t.array
         if type(g) is not type(data) or g.dtype is not data.dtype:
             g = _conform(g, data)
         creator = t._creator
@@ -470,7 +468,11 @@ def _unwrap(g):
     return g.array if type(g) is _Owned else g
 
 
-def _accumulate_leaf(t, g):
-    # A fresh array: gradients passed between ops may be shared views, and
-    # optimizers and clipping are allowed to modify .grad in place.
-    t.grad = g.copy() if t.grad is None else t.grad + g
+def _accumulate_leaf(t, g, owned=False):
+    """t.grad += g, as torch's AccumulateGrad: in place into an existing .grad, else a new Tensor
+    wrapping ``g`` (copied unless ``owned``: gradients passed between ops may be shared views,
+    and optimizers and clipping modify .grad in place)."""
+    if t._grad is None:
+        t._grad = _tensor(g if owned else g.copy(), None, 0)
+    else:
+        t._grad.array += g

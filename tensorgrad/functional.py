@@ -82,7 +82,7 @@ def relu(x):
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x;  gradient 1 or negative_slope. Same shape as x."""
     _check_tensor(x, "leaky_relu")
-    return ops.Where.apply(x, x * negative_slope, cond=x.data > 0)
+    return ops.Where.apply(x, x * negative_slope, cond=x.array > 0)
 
 
 def gelu(x, approximate="none"):
@@ -121,7 +121,7 @@ def linear(x, weight, bias=None):
 
 def _int_array(values, xp, name, what):
     """``values`` (a Tensor, array or list) as an integer array of module ``xp``."""
-    a = values.data if isinstance(values, Tensor) else values
+    a = values.array if isinstance(values, Tensor) else values
     a = xp.asarray(a) if not isinstance(a, xp.ndarray) else a
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name}: {what} must be integer class indices, got dtype {a.dtype}; "
@@ -137,7 +137,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
     counted: 1 where a target counts (``mask`` and ignore_index), weights: that
     times the class ``weight`` (C,) of each target; each None when all are 1.
     """
-    xp = backend.get_array_module(input.data)
+    xp = backend.get_array_module(input.array)
     t = _int_array(target, xp, name, "targets")
     expected = (input.shape[0],) + input.shape[2:]
     if tuple(t.shape) != expected:
@@ -150,7 +150,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
     n_classes = input.shape[1]
     counted = None
     if mask is not None:
-        m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+        m = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
         if tuple(m.shape) != tuple(t.shape):
             raise ValueError(f"{name}: mask has shape {tuple(m.shape)}, targets {tuple(t.shape)}; "
                              "they must match")
@@ -165,7 +165,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
         raise ValueError(f"{name}: target {bad} is out of range for {n_classes} classes "
                          f"(targets must be in [0, {n_classes - 1}], or ignore_index={ignore_index})")
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         if w.dtype == bool:
             raise TypeError(f"{name}: weight (the third argument, as in PyTorch) holds per-class "
                             "weights, but got a boolean array; to count some targets only, pass mask=")
@@ -239,10 +239,10 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
         return loss
     # PyTorch's smoothing term: -sum_c w_c log p_c per counted target, reduced like the main
     # term (a "mean" divides by the same sum of target weights), then scaled by eps / C.
-    xp = backend.get_array_module(input.data)
+    xp = backend.get_array_module(input.array)
     logp = log_softmax(input, dim=1)
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         logp = logp * _constant(w.astype(input.dtype).reshape((-1,) + (1,) * (input.ndim - 2)))
     smooth = -logp.sum(axis=1)
     if counted is not None:
@@ -299,7 +299,7 @@ def one_hot(tensor, num_classes=-1):
 
     num_classes=-1: one more than the largest index. Records no gradient.
     """
-    xp = backend.get_array_module(tensor.data) if isinstance(tensor, Tensor) else numpy
+    xp = backend.get_array_module(tensor.array) if isinstance(tensor, Tensor) else numpy
     ids = _int_array(tensor, xp, "one_hot", "indices")
     if num_classes == -1:
         if ids.size == 0:
@@ -348,8 +348,8 @@ def dropout(x, p=0.5, training=True):
 
 def embedding(indices, weight):
     """Rows of ``weight`` (V, D) picked by integer ``indices`` (...) -> (..., D)."""
-    idx = indices.data if isinstance(indices, Tensor) else indices
-    xp = backend.get_array_module(weight.data)
+    idx = indices.array if isinstance(indices, Tensor) else indices
+    xp = backend.get_array_module(weight.array)
     idx = xp.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
@@ -396,8 +396,8 @@ def where(cond, a, b):
         a = lift(a, b)
     else:
         raise TypeError("where: a or b must be a Tensor")
-    c = cond.data if isinstance(cond, Tensor) else cond
-    xp = backend.get_array_module(a.data)
+    c = cond.array if isinstance(cond, Tensor) else cond
+    xp = backend.get_array_module(a.array)
     c = xp.asarray(c)
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype} (compare, e.g. x > 0)")

@@ -22,6 +22,19 @@ DEFAULT_FLOAT = numpy.float32
 
 _new = object.__new__
 
+
+def _new_plain(array):
+    """A Tensor wrapping ``array`` with no history and a version counter of its own: no checks, no copy."""
+    t = _new(Tensor)
+    t.array = array
+    t._grad = None
+    t._requires_grad = False
+    t._creator = None
+    t._index = 0
+    t._retains_grad = False
+    t._vbox = [0, 0]
+    return t
+
 # What x.max(dim) and x.min(dim) return, as torch.return_types.max / .min do.
 MaxResult = collections.namedtuple("max", ["values", "indices"])
 MinResult = collections.namedtuple("min", ["values", "indices"])
@@ -32,19 +45,21 @@ SortResult = collections.namedtuple("sort", ["values", "indices"])
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
-    data          the NumPy or CuPy array
-    grad          d(loss)/d(this tensor) after backward(), same shape and device, or None
+    array         the NumPy or CuPy array (Chainer's name; torch has none)
+    data          a Tensor sharing ``array``, outside the graph (as torch's .array)
+    grad          d(loss)/d(this tensor) after backward(): a Tensor of the same shape
+                  and device, or None
     requires_grad whether ops on this tensor are recorded for backward()
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_creator", "_index", "_retains_grad", "_vbox",
+    __slots__ = ("array", "_grad", "_requires_grad", "_creator", "_index", "_retains_grad", "_vbox",
                  "__weakref__")
     __array_priority__ = 1000  # make numpy_array + tensor call Tensor.__radd__
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity (as in torch)
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
-        self.data = as_array(data, dtype=dtype, device=device)
-        self.grad = None
+        self.array = as_array(data, dtype=dtype, device=device)
+        self._grad = None
         self._requires_grad = False
         self._creator = None
         self._index = 0
@@ -59,8 +74,8 @@ class Tensor:
         t = _new(cls)  # object.__new__ directly: cls.__new__ is a slower lookup of the same
         if isinstance(data, numpy.generic):  # NumPy turns 0-d results into scalars
             data = numpy.asarray(data)
-        t.data = data
-        t.grad = None
+        t.array = data
+        t._grad = None
         t._requires_grad = creator is not None
         t._creator = creator
         t._index = index
@@ -84,33 +99,33 @@ class Tensor:
     # ------------------------------------------------------------------ facts
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
         """The number of dimensions (as ``ndim``)."""
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim=None):
         """The shape as a tuple, or the size of one ``dim``."""
         if dim is None:
             return self.shape
-        return self.data.shape[_dim(dim, self.ndim, "size")]
+        return self.array.shape[_dim(dim, self.ndim, "size")]
 
     def numel(self):
         """The number of elements."""
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self):
@@ -130,7 +145,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         """Iterate over dim 0 (one op for all the slices, as ``unbind(0)``)."""
@@ -140,12 +155,12 @@ class Tensor:
 
     def __format__(self, spec):
         """f"{loss:.4f}" formats a 0-d tensor's value, as in PyTorch (other tensors take no format spec)."""
-        if self.data.ndim == 0 and spec:
+        if self.array.ndim == 0 and spec:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
     def __repr__(self):
-        body = numpy.array2string(backend.to_numpy(self.data), separator=", ", precision=4,
+        body = numpy.array2string(backend.to_numpy(self.array), separator=", ", precision=4,
                                   threshold=20, edgeitems=2, prefix="tensor(")
         extra = ""
         if self._creator is not None:
@@ -159,7 +174,7 @@ class Tensor:
     # --------------------------------------------------------------- autodiff
     def requires_grad_(self, flag=True):
         """Turn gradient recording for this leaf on or off (in place); returns self."""
-        if flag and self.data.dtype.kind != "f":
+        if flag and self.array.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, this one is "
                             f"{self.dtype}; create it with dtype=np.float32 or np.float64")
         if self._creator is not None and not flag:
@@ -201,33 +216,73 @@ class Tensor:
 
     def detach(self):
         """The same data as a new leaf that records nothing: the graph is cut here."""
-        return self._view(Tensor._from_op(self.data, None, 0))
+        return self._view(Tensor._from_op(self.array, None, 0))
 
     def clone(self):
         """A copy with its own memory; gradients flow back unchanged."""
         return ops.Clone.apply(self)
 
     def zero_grad(self):
-        self.grad = None
+        self._grad = None
 
     # ------------------------------------------------------------- conversion
     @property
-    def array(self):
-        """The raw NumPy or CuPy array this tensor holds (Chainer's name): no copy, outside the graph."""
-        return self.data
+    def data(self):
+        """A new Tensor sharing this one's memory, outside the graph (torch's ``.data``).
 
-    @array.setter
-    def array(self, value):
-        self.data = value
+        It records nothing and has its own version counter, so in-place changes
+        through it (``p.data.add_(g, alpha=-lr)``) are not seen by backward's
+        checks, exactly as in torch: prefer ``with tg.no_grad():`` and ``p.add_``.
+        The raw NumPy/CuPy array is ``.array``.
+        """
+        return _new_plain(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` gives t other's memory (shape and dtype too), as in torch; an array is
+        taken as it is."""
+        array = value.array if isinstance(value, Tensor) else as_array(value, device=self.device)
+        if self._requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"data set to a {array.dtype} array on a tensor that requires grad; it must "
+                            "hold floats (as in torch)")
+        self.array = array
+
+    @property
+    def grad(self):
+        """d(loss)/d(this tensor) after backward(): a Tensor of this shape, dtype and device, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """Set or clear the gradient: None, a Tensor or an array of this tensor's shape and dtype (an
+        array is wrapped, not copied)."""
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            if not (isinstance(value, numpy.ndarray) or backend.is_gpu_array(value)):
+                raise TypeError(f"grad must be a Tensor, an array or None, got {type(value).__name__}")
+            value = _new_plain(value)
+        array = value.array
+        if tuple(array.shape) != self.shape:
+            raise RuntimeError(f"attempting to assign a gradient of shape {tuple(array.shape)} to a tensor "
+                               f"of shape {self.shape}; they must be the same (as in torch)")
+        if array.dtype != self.array.dtype:
+            raise RuntimeError(f"attempting to assign a gradient of dtype {array.dtype} to a tensor of dtype "
+                               f"{self.dtype}; convert it first, e.g. g.to({self.dtype})")
+        if backend.device_of(array) != self.device:
+            raise RuntimeError(f"attempting to assign a gradient on {backend.device_of(array)!r} to a tensor "
+                               f"on {self.device!r}; move it first with .to({self.device!r})")
+        self._grad = value
 
     def numpy(self):
         """The data as a NumPy array (shares memory on the CPU, copied off a GPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def __array__(self, dtype=None, copy=None):
         """np.asarray(t): the data as a NumPy array of its own dtype (never an object array)."""
-        array = backend.to_numpy(self.data)
-        if copy is False and (array is not self.data or (dtype is not None and array.dtype != dtype)):
+        array = backend.to_numpy(self.array)
+        if copy is False and (array is not self.array or (dtype is not None and array.dtype != dtype)):
             raise ValueError("np.asarray(tensor, copy=False): this tensor cannot be converted without "
                              "a copy (it is on a GPU, or the dtype differs)")
         if dtype is not None:
@@ -236,20 +291,20 @@ class Tensor:
 
     def item(self):
         """The single element as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item() needs a tensor with one element, this one has shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __bool__(self):
-        n = self.data.size
+        n = self.array.size
         if n != 1:
             what = "no values" if n == 0 else "more than one value"
             raise RuntimeError(f"Boolean value of Tensor with {what} is ambiguous; reduce it "
                                "first, e.g. (a == b).all() or (x > 0).any()")
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __float__(self):
         return float(self._scalar("float"))
@@ -258,15 +313,15 @@ class Tensor:
         return int(self._scalar("int"))
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.data.item())
+        return int(self.array.item())
 
     def _scalar(self, name):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"only one element tensors can be converted to Python scalars; "
                              f"{name}() got a tensor of shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def to(self, *args, dtype=None, device=None):
         """This tensor on another device and/or with another dtype: ``to("cuda")``,
@@ -322,7 +377,7 @@ class Tensor:
         if dtype == self.dtype:
             return self
         if dtype.kind != "f":
-            return Tensor._from_op(self.data.astype(dtype), None, 0)
+            return Tensor._from_op(self.array.astype(dtype), None, 0)
         return ops.Cast.apply(self, dtype=dtype)
 
     # ----------------------------------------------------------- arithmetic
@@ -367,7 +422,7 @@ class Tensor:
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Real) and not isinstance(exponent, (bool, numpy.ndarray)):
-            if self.data.dtype.kind in "iub":  # as torch: int ** int stays int, int ** float is float32
+            if self.array.dtype.kind in "iub":  # as torch: int ** int stays int, int ** float is float32
                 if not isinstance(exponent, numbers.Integral):
                     return ops.Pow.apply(self.float(), exponent=float(exponent))
                 return ops.Pow.apply(self, exponent=int(exponent))
@@ -411,11 +466,11 @@ class Tensor:
     # (for masks and tg.where).
     def _compare(self, other, op):
         if isinstance(other, Tensor):
-            other = other.data
+            other = other.array
         elif not (isinstance(other, (numbers.Number, numpy.ndarray, numpy.generic))
                   or backend.is_gpu_array(other)):
             return NotImplemented  # e.g. t == None is False, as in torch
-        return Tensor._from_op(op(self.data, other), None, 0)
+        return Tensor._from_op(op(self.array, other), None, 0)
 
     def __eq__(self, other):
         return self._compare(other, _eq)
@@ -450,26 +505,26 @@ class Tensor:
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self):
-        if self.data.dtype.kind not in "biu":
+        if self.array.dtype.kind not in "biu":
             raise TypeError(f"~ needs a boolean or integer tensor, got {self.dtype}")
-        return Tensor._from_op(~self.data, None, 0)
+        return Tensor._from_op(~self.array, None, 0)
 
     def logical_not(self):
-        return Tensor._from_op(self.data == 0, None, 0)
+        return Tensor._from_op(self.array == 0, None, 0)
 
     def _logical(self, other, op, symbol):
         raw = _raw(other)
-        kinds = (self.data.dtype.kind, getattr(raw, "dtype", numpy.dtype(type(raw))).kind)
+        kinds = (self.array.dtype.kind, getattr(raw, "dtype", numpy.dtype(type(raw))).kind)
         if any(k not in "biu" for k in kinds):
             raise TypeError(f"{symbol} needs boolean or integer tensors, got {self.dtype} and "
                             f"{getattr(raw, 'dtype', type(raw).__name__)}")
-        return Tensor._from_op(op(self.data, raw), None, 0)
+        return Tensor._from_op(op(self.array, raw), None, 0)
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._from_op(self.data.all(axis=_axes(dim, self.ndim, "all"), keepdims=keepdim), None, 0)
+        return Tensor._from_op(self.array.all(axis=_axes(dim, self.ndim, "all"), keepdims=keepdim), None, 0)
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._from_op(self.data.any(axis=_axes(dim, self.ndim, "any"), keepdims=keepdim), None, 0)
+        return Tensor._from_op(self.array.any(axis=_axes(dim, self.ndim, "any"), keepdims=keepdim), None, 0)
 
     # ---------------------------------------------------------------- in place
     # y += x and friends change this tensor's memory. Under grad mode that is
@@ -496,9 +551,9 @@ class Tensor:
         self._check_inplace(name, other)
         raw = _raw(other) if alpha == 1 else _raw(other) * alpha
         try:
-            ufunc(self.data, raw, out=self.data, casting="same_kind")
+            ufunc(self.array, raw, out=self.array, casting="same_kind")
         except TypeError:
-            result = numpy.result_type(self.data.dtype, getattr(raw, "dtype", raw))
+            result = numpy.result_type(self.array.dtype, getattr(raw, "dtype", raw))
             if ufunc is numpy.true_divide and result.kind in "iub":
                 result = numpy.dtype(DEFAULT_FLOAT)
             raise RuntimeError(f"{name}: result type {result} can't be cast to the desired output "
@@ -539,12 +594,22 @@ class Tensor:
     def fill_(self, value):
         """Set every element to ``value``, in place; returns self."""
         self._check_inplace("fill_", value)
-        self.data[...] = _raw(value)
+        self.array[...] = _raw(value)
         self._bump_version()
         return self
 
     def zero_(self):
         return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with draws from U(a, b), in place (seeded by tg.manual_seed); returns self."""
+        self._check_inplace("uniform_")
+        return init.uniform_(self, a, b)
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with draws from N(mean, std^2), in place (seeded by tg.manual_seed); returns self."""
+        self._check_inplace("normal_")
+        return init.normal_(self, mean, std)
 
     def copy_(self, src):
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor; returns self."""
@@ -553,7 +618,7 @@ class Tensor:
         if hasattr(raw, "shape") and backend.device_of(raw) != self.device:
             raw = backend.to_device(raw, self.device)
         try:
-            self.data[...] = raw
+            self.array[...] = raw
         except ValueError as err:
             raise RuntimeError(f"copy_: cannot copy shape {tuple(getattr(raw, 'shape', ()))} into "
                                f"shape {self.shape}: {err}") from None
@@ -564,7 +629,7 @@ class Tensor:
         """Clamp every element into [min, max], in place; returns self."""
         self._check_inplace("clamp_")
         _check_clamp_bounds(min, max)
-        backend.get_array_module(self.data).clip(self.data, _raw(min), _raw(max), out=self.data)
+        backend.get_array_module(self.array).clip(self.array, _raw(min), _raw(max), out=self.array)
         self._bump_version()
         return self
 
@@ -574,7 +639,7 @@ class Tensor:
         """x[index] = value, in place (value broadcast and cast to x's dtype)."""
         self._check_inplace("x[index] = value", value)
         try:
-            self.data[ops.index_on(backend.get_array_module(self.data), _raw_index(index))] = _raw(value)
+            self.array[ops.index_on(backend.get_array_module(self.array), _raw_index(index))] = _raw(value)
         except (ValueError, IndexError) as err:
             raise type(err)(f"x[index] = value on a tensor of shape {self.shape}: {err}") from None
         self._bump_version()
@@ -599,7 +664,7 @@ class Tensor:
         return ops.Sigmoid.apply(self)
 
     def relu(self):
-        if self.data.dtype.kind == "b":
+        if self.array.dtype.kind == "b":
             raise RuntimeError("relu: boolean inputs are not supported (as in torch); convert with .float()")
         return ops.Relu.apply(self)
 
@@ -645,7 +710,7 @@ class Tensor:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
         fill = lift(value, self)
         if fill.dtype != self.dtype:  # as torch: the value takes this tensor's dtype
-            fill = Tensor._from_op(fill.data.astype(self.dtype), None, 0)
+            fill = Tensor._from_op(fill.array.astype(self.dtype), None, 0)
         return ops.Where.apply(fill, self, cond=raw)
 
     def tril(self, diagonal=0):
@@ -659,8 +724,8 @@ class Tensor:
     def _triangle(self, name, diagonal):
         if self.ndim < 2:
             raise ValueError(f"{name}: needs a tensor with at least 2 dims, got shape {self.shape}")
-        xp = backend.get_array_module(self.data)
-        keep = getattr(xp, name)(xp.ones(self.data.shape[-2:], dtype=bool), int(diagonal))
+        xp = backend.get_array_module(self.array)
+        keep = getattr(xp, name)(xp.ones(self.array.shape[-2:], dtype=bool), int(diagonal))
         return self.masked_fill(~keep, 0)
 
     def maximum(self, other):
@@ -699,10 +764,10 @@ class Tensor:
             raise TypeError(f"{name}(dim) takes one int dim and returns (values, indices); "
                             f"for several dims use a{name}(dim={tuple(dims)})")
         d = dims[0]
-        if self.data.shape[d] == 0:
+        if self.array.shape[d] == 0:
             raise IndexError(f"{name}(): dim {d} of a tensor of shape {self.shape} is empty")
-        xp = backend.get_array_module(self.data)
-        pick = self.data.argmax if name == "max" else self.data.argmin
+        xp = backend.get_array_module(self.array)
+        pick = self.array.argmax if name == "max" else self.array.argmin
         index = xp.expand_dims(pick(axis=d), d)
         values = ops.Gather.apply(self, dim=d, index=index)
         if not keepdim:
@@ -729,14 +794,14 @@ class Tensor:
         return self._arg("argmin", dim, keepdim)
 
     def _arg(self, name, dim, keepdim):
-        xp = backend.get_array_module(self.data)
+        xp = backend.get_array_module(self.array)
         if dim is None:
-            out = getattr(self.data.reshape(-1), name)()
+            out = getattr(self.array.reshape(-1), name)()
             if keepdim:
                 out = xp.asarray(out).reshape((1,) * self.ndim)
         else:
             d = _dim(dim, self.ndim, name)
-            out = getattr(self.data, name)(axis=d)
+            out = getattr(self.array, name)(axis=d)
             if keepdim:
                 out = xp.expand_dims(out, d)
         return Tensor._from_op(xp.asarray(out).astype(numpy.int64, copy=False), None, 0)
@@ -748,9 +813,9 @@ class Tensor:
             raise TypeError(f"gather: index must be an integer tensor with {self.ndim} dims, got "
                             f"{raw.dtype} with {raw.ndim}")
         dim = _dim(dim, self.ndim, "gather")
-        bad = _out_of_range(raw, self.data.shape[dim])
+        bad = _out_of_range(raw, self.array.shape[dim])
         if bad is not None:
-            n = self.data.shape[dim]
+            n = self.array.shape[dim]
             raise IndexError(f"gather: index {bad} is out of range for dim {dim} of size {n} (indices must "
                              f"be in [0, {n - 1}]; as in torch, a negative one does not count from the end)")
         return ops.Gather.apply(self, dim=dim, index=raw)
@@ -776,8 +841,8 @@ class Tensor:
         """log(sum(exp(x))) over ``dim``, shifted by the max so nothing overflows."""
         dims, _ = _dim_args("logsumexp", self.ndim, dim, keepdim, None, None)
         shift = self.amax(dim=dims, keepdim=True).detach()  # a constant shift: the gradient is unchanged
-        xp = backend.get_array_module(shift.data)
-        shift.data = xp.where(xp.isfinite(shift.data), shift.data, 0)
+        xp = backend.get_array_module(shift.array)
+        shift.array = xp.where(xp.isfinite(shift.array), shift.array, 0)
         out = (self - shift).exp().sum(dim=dims, keepdim=True).log() + shift
         return out if keepdim else out.squeeze(dims)
 
@@ -830,7 +895,7 @@ class Tensor:
     def squeeze(self, dim=None):
         """Size-1 dims removed: all of them, or only ``dim`` (an int or tuple) where its size is 1."""
         dims = range(self.ndim) if dim is None else _axes(dim, self.ndim, "squeeze")
-        drop = {d for d in dims if self.data.shape[d] == 1}
+        drop = {d for d in dims if self.array.shape[d] == 1}
         return self.reshape(tuple(n for i, n in enumerate(self.shape) if i not in drop))
 
     def expand(self, *sizes):
@@ -881,8 +946,8 @@ class Tensor:
     def argsort(self, dim=-1, descending=False):
         """The indices that sort ``dim`` (ties in their order, a stable sort)."""
         d = _dim(dim, self.ndim, "argsort")
-        xp = backend.get_array_module(self.data)
-        keys = self.data.astype(numpy.int64) if self.data.dtype.kind in "bu" else self.data  # no -x wrap
+        xp = backend.get_array_module(self.array)
+        keys = self.array.astype(numpy.int64) if self.array.dtype.kind in "bu" else self.array  # no -x wrap
         order = xp.argsort(-keys if descending else keys, axis=d, kind="stable")
         return Tensor._from_op(order.astype(numpy.int64), None, 0)
 
@@ -890,18 +955,18 @@ class Tensor:
         """(values, indices) of the k largest (smallest if not largest) along ``dim``, in order; values carry
         gradient."""
         d = _dim(dim, self.ndim, "topk")
-        if not isinstance(k, numbers.Integral) or not 0 <= k <= self.data.shape[d]:
-            raise ValueError(f"topk: k must be an int in [0, {self.data.shape[d]}] for dim {d} of shape "
+        if not isinstance(k, numbers.Integral) or not 0 <= k <= self.array.shape[d]:
+            raise ValueError(f"topk: k must be an int in [0, {self.array.shape[d]}] for dim {d} of shape "
                              f"{self.shape}, got {k!r}")
         indices = self.argsort(d, descending=largest)
-        xp = backend.get_array_module(self.data)
-        indices = Tensor._from_op(xp.take(indices.data, xp.arange(k), axis=d), None, 0)
+        xp = backend.get_array_module(self.array)
+        indices = Tensor._from_op(xp.take(indices.array, xp.arange(k), axis=d), None, 0)
         return TopkResult(self.gather(d, indices), indices)
 
     def cumsum(self, dim):
         """Running sums along ``dim`` (as torch.cumsum; integers and bools sum as int64)."""
         d = _dim(dim, self.ndim, "cumsum")
-        x = self if self.data.dtype.kind in "fc" or self.data.dtype == numpy.int64 else self.long()
+        x = self if self.array.dtype.kind in "fc" or self.array.dtype == numpy.int64 else self.long()
         return ops.Cumsum.apply(x, axis=d)
 
     def round(self):
@@ -932,11 +997,11 @@ class Tensor:
 
     def isnan(self):
         """A boolean tensor: True where an element is NaN."""
-        return Tensor._from_op(backend.get_array_module(self.data).isnan(self.data), None, 0)
+        return Tensor._from_op(backend.get_array_module(self.array).isnan(self.array), None, 0)
 
     def isfinite(self):
         """A boolean tensor: True where an element is neither infinite nor NaN."""
-        return Tensor._from_op(backend.get_array_module(self.data).isfinite(self.data), None, 0)
+        return Tensor._from_op(backend.get_array_module(self.array).isfinite(self.array), None, 0)
 
     def permute(self, *dims):
         """The dims reordered: x.permute(1, 0, 2)[i, j, k] = x[j, i, k]."""
@@ -968,7 +1033,7 @@ class Tensor:
     def split(self, split_size_or_sections, dim=0):
         """Pieces along ``dim``: of ``split_size`` each (the last may be smaller), or of the listed sizes."""
         d = _dim(dim, self.ndim, "split")
-        n = self.data.shape[d]
+        n = self.array.shape[d]
         if isinstance(split_size_or_sections, numbers.Integral):
             step = int(split_size_or_sections)
             if step <= 0:
@@ -986,7 +1051,7 @@ class Tensor:
         """At most ``chunks`` pieces along ``dim``, each of ceil(size / chunks) (the last may be smaller)."""
         if not isinstance(chunks, numbers.Integral) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
-        n = self.data.shape[_dim(dim, self.ndim, "chunk")]
+        n = self.array.shape[_dim(dim, self.ndim, "chunk")]
         return self.split(max(-(-n // chunks), 1), dim)
 
     def __getitem__(self, index):
@@ -1024,7 +1089,7 @@ def _ge(a, b):
 
 
 def _ufunc(name, t):
-    return getattr(backend.get_array_module(t.data), name)
+    return getattr(backend.get_array_module(t.array), name)
 
 
 def _check_clamp_bounds(low, high):
@@ -1033,7 +1098,7 @@ def _check_clamp_bounds(low, high):
 
 
 def _raw(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _raw_index(index):
@@ -1041,7 +1106,7 @@ def _raw_index(index):
     if isinstance(index, tuple):
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return numpy.asarray(index)
     return index
@@ -1093,7 +1158,7 @@ def as_array(data, dtype=None, device=None):
     float32 (floats, or ints and floats mixed).
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if backend.is_gpu_array(data):
         backend._load_cupy()
     if isinstance(data, numpy.ndarray) or backend.is_gpu_array(data):
@@ -1102,7 +1167,7 @@ def as_array(data, dtype=None, device=None):
         array = numpy.asarray(data)
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
-            data = [backend.to_numpy(d.data) if isinstance(d, Tensor) else d for d in data]
+            data = [backend.to_numpy(d.array) if isinstance(d, Tensor) else d for d in data]
         try:
             array = numpy.asarray(data)
         except ValueError as err:
@@ -1134,7 +1199,7 @@ def _out_of_range(ids, n):
 
 def _require_float(t, message):
     """Raise, as torch does, where an op is only defined on floats and ``t`` holds integers or bools."""
-    if t.data.dtype.kind != "f":
+    if t.array.dtype.kind != "f":
         raise RuntimeError(f"{message}, got {t.dtype}; convert first with .float()")
 
 
@@ -1146,10 +1211,10 @@ def lift(value, like):
     if isinstance(value, Tensor):
         return value
     if isinstance(value, numbers.Number) and not isinstance(value, numpy.ndarray):
-        xp = backend.get_array_module(like.data)
-        kind = like.data.dtype.kind
+        xp = backend.get_array_module(like.array)
+        kind = like.array.dtype.kind
         if kind == "f" or (kind in "iu" and isinstance(value, numbers.Integral)):
-            return Tensor._from_op(xp.asarray(value, dtype=like.data.dtype), None, 0)
+            return Tensor._from_op(xp.asarray(value, dtype=like.array.dtype), None, 0)
         if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
             return Tensor._from_op(xp.asarray(value, dtype=DEFAULT_FLOAT), None, 0)
         return Tensor._from_op(xp.asarray(value), None, 0)
@@ -1168,7 +1233,7 @@ def tensor(data, requires_grad=False, dtype=None, device=None):
     goes to the default device set by ``set_backend``).
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if isinstance(data, numpy.ndarray) or backend.is_gpu_array(data):
         data = data.copy()
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
@@ -1264,4 +1329,4 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return Tensor(xp.eye(n, m, dtype=dtype or DEFAULT_FLOAT), requires_grad=requires_grad, device=device)
 
 
-from . import autograd, functional, ops  # noqa: E402  (ops needs Tensor defined; Tensor's methods need ops)
+from . import autograd, functional, init, ops  # noqa: E402  (ops needs Tensor defined; Tensor's methods need ops)

@@ -44,10 +44,10 @@ def test_in_place_inside_no_grad_is_allowed_and_keeps_requires_grad():
 
 def test_in_place_keeps_the_object_and_its_memory():
     x = tg.zeros(3)
-    before = x.data
+    before = x.array
     x += 1
     x.mul_(3).add_(tg.ones(3), alpha=2)
-    assert x.data is before and x.tolist() == [5.0, 5.0, 5.0]
+    assert x.array is before and x.tolist() == [5.0, 5.0, 5.0]
 
 
 def test_every_in_place_op_bumps_the_version():
