@@ -17,6 +17,10 @@ recorded (its ``epoch``); backward checks the tensors it saved
 op, if one was modified in place since, which would make the gradient silently
 wrong. Recording costs one number per op, and when the count is unchanged at
 backward time no in-place op ran since, so nothing needs checking.
+
+An in-place op on a tensor in the graph is itself recorded (Tensor._rebase, as
+torch's rebase_history): the tensor becomes that op's output, and ops recorded
+before it find the tensor's earlier place in the graph through ``as_recorded``.
 """
 
 import functools
@@ -298,6 +302,28 @@ def _check_one_device(name, inputs):
             "move them to one device first with .to('cpu') or .to('cuda')")
 
 
+def as_recorded(fn):
+    """``fn``'s inputs as they were when fn was recorded.
+
+    An in-place op recorded on a tensor since (Tensor._rebase) made that tensor
+    the output of the in-place op, leaving a stand-in (``_before``: the stamp of
+    the op and the stand-in) for its earlier place in the graph; fn, recorded
+    before the stamp, takes its input from the stand-in. Only an op recorded
+    before the last in-place op (fn.epoch behind ``inplace_ops``) can be affected.
+    """
+    if fn.epoch != inplace_ops[0]:
+        fn.parents = tuple([_as_of(t, fn.epoch) for t in fn.parents])
+    return fn.parents
+
+
+def _as_of(t, epoch):
+    before = getattr(t, "_before", None)
+    while before is not None and epoch < before[0]:
+        t = before[1]
+        before = getattr(t, "_before", None)
+    return t
+
+
 def _graph_order(root_fn):
     """Every Function the root depends on, each after all Functions that consume it.
 
@@ -306,7 +332,8 @@ def _graph_order(root_fn):
     uses its outputs has passed its gradient down.
     """
     post_order, seen = [], {root_fn}
-    stack = [(root_fn, iter(root_fn.parents))]
+    stack = [(root_fn, iter(as_recorded(root_fn)))]
+    count = inplace_ops[0]
     while stack:
         fn, inputs = stack[-1]
         for t in inputs:
@@ -315,7 +342,7 @@ def _graph_order(root_fn):
                 if child.freed:
                     raise _freed_error()
                 seen.add(child)
-                stack.append((child, iter(child.parents)))
+                stack.append((child, iter(child.parents if child.epoch == count else as_recorded(child))))
                 break
         else:
             stack.pop()

@@ -826,6 +826,35 @@ class GetItem(Function):
         return IndexError(f"indexing a tensor of shape {_fmt(arrays[0].shape)}: {err}")
 
 
+class SetItem(Function):
+    """f = x with f[index] = v (v broadcast);  dL/dx = g, zero at index;  dL/dv = sum_to(g[index], v.shape).
+
+    What ``x[index] = v`` (and fill_, copy_) records on a tensor in the graph, as torch's CopySlices.
+    """
+
+    saved_inputs = ()
+
+    def forward(self, x, v, index):
+        index = index_on(get_array_module(x), index)
+        self.index, self.v_shape = index, v.shape
+        out = x.copy()
+        out[index] = v
+        return out
+
+    def backward(self, g):
+        gx = gv = None
+        if self.needs_grad[0]:
+            gx = g.copy()
+            gx[self.index] = 0
+        if self.needs_grad[1]:
+            gv = sum_to(g[self.index], self.v_shape)
+        return gx, gv
+
+    def explain_error(self, err, arrays, params):
+        return type(err)(f"x[index] = value on a tensor of shape {_fmt(arrays[0].shape)}: cannot write "
+                         f"shape {_fmt(arrays[1].shape)} there: {err}")
+
+
 class Concat(Function):
     """f = the inputs joined along ``axis``;  dL/dx_i = the slice of g that x_i filled."""
 

@@ -7,7 +7,9 @@ Where PyTorch has a name for a method, it has PyTorch's meaning here: ``dim=``
 and ``keepdim=`` (``axis=`` and ``keepdims=`` are accepted as aliases),
 ``transpose(d0, d1)`` swaps two dims, ``max(dim)`` returns (values, indices),
 ``==`` is elementwise, Python ints make int64 tensors, in-place ops bump a
-version counter that backward checks.
+version counter that backward checks and, on a tensor in the graph, are
+recorded in it as torch records them. ``.data`` is a Tensor outside the graph
+and ``.grad`` a Tensor; the raw NumPy/CuPy array is ``.array``.
 """
 
 import collections
@@ -52,8 +54,9 @@ class Tensor:
     requires_grad whether ops on this tensor are recorded for backward()
     """
 
+    # _before is set only on a tensor an in-place op was recorded on (see _rebase).
     __slots__ = ("array", "_grad", "_requires_grad", "_creator", "_index", "_retains_grad", "_vbox",
-                 "__weakref__")
+                 "_before", "__weakref__")
     __array_priority__ = 1000  # make numpy_array + tensor call Tensor.__radd__
     __hash__ = object.__hash__  # == is elementwise, so hashing stays by identity (as in torch)
 
@@ -92,8 +95,15 @@ class Tensor:
         box[1] = count[0]
 
     def _view(self, out):
-        """Mark ``out`` as sharing this tensor's memory: in-place writes to either bump one version."""
-        out._vbox = self._vbox
+        """Mark ``out`` as sharing this tensor's memory: in-place writes to either bump one version.
+
+        The box gets a third entry saying that views share it: an in-place op that needs
+        a gradient refuses such memory (see _rebase).
+        """
+        box = self._vbox
+        if len(box) == 2:
+            box.append(True)
+        out._vbox = box
         return out
 
     # ------------------------------------------------------------------ facts
@@ -216,7 +226,9 @@ class Tensor:
 
     def detach(self):
         """The same data as a new leaf that records nothing: the graph is cut here."""
-        return self._view(Tensor._from_op(self.array, None, 0))
+        out = Tensor._from_op(self.array, None, 0)
+        out._vbox = self._vbox  # one version counter, as torch's detach(); not a view in the graph's sense
+        return out
 
     def clone(self):
         """A copy with its own memory; gradients flow back unchanged."""
@@ -527,28 +539,70 @@ class Tensor:
         return Tensor._from_op(self.array.any(axis=_axes(dim, self.ndim, "any"), keepdims=keepdim), None, 0)
 
     # ---------------------------------------------------------------- in place
-    # y += x and friends change this tensor's memory. Under grad mode that is
-    # refused when the tensor is part of a graph (see _check_inplace); inside
-    # no_grad() it is allowed and bumps the version counter backward checks.
-    def _check_inplace(self, name, other=None):
-        if not autograd.is_grad_enabled():
-            return
-        if self.requires_grad:
+    # y += x and friends change this tensor's memory and bump its version
+    # counter (shared with its views), which backward checks. Inside no_grad(),
+    # or when nothing involved requires grad, that is all. Otherwise the op is
+    # recorded as torch records it (its rebase_history): see _rebase.
+    def _records(self, name, other=None):
+        """Whether in-place op ``name`` must be recorded in the graph: under grad mode, when this tensor
+        or ``other`` requires grad. A leaf that requires grad is refused, as in torch."""
+        if not autograd._state.enabled:
+            return False
+        if self._requires_grad:
             if self._creator is None:
                 raise RuntimeError(
-                    f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
-                    "do it inside tg.no_grad() (as an optimizer step does), or write w = w - lr * g")
-            raise RuntimeError(
-                f"{name}: in-place operation on a tensor computed by {type(self._creator).__name__} "
-                "that requires grad. tensorgrad does not rebase the graph in place as PyTorch does: "
-                "write y = y + x instead of y += x")
-        if isinstance(other, Tensor) and other.requires_grad:
-            raise RuntimeError(
-                f"{name}: the result would need a gradient (the other operand requires grad), but "
-                "an in-place op cannot record one here: write y = y + x instead of y += x")
+                    f"{name}: a leaf tensor that requires grad is used in an in-place operation (as "
+                    "torch refuses); do it inside tg.no_grad() (as an optimizer step does), or write "
+                    "w = w - lr * g")
+            return True
+        return isinstance(other, Tensor) and other._requires_grad
 
-    def _inplace(self, name, ufunc, other, alpha=1):
-        self._check_inplace(name, other)
+    def _rebase(self, name, compute, keeps_self=False):
+        """Record in-place op ``name`` in the graph, as torch does, and run it; returns self.
+
+        ``compute(old)`` records the out-of-place op on ``old``, a stand-in that
+        holds this tensor's place in the graph before the op; its result is
+        written into this tensor's memory and this tensor becomes that op's
+        output. Ops recorded earlier still see ``old`` (autograd.as_recorded),
+        and those that saved this tensor's values raise at backward, as the
+        version counter says they changed. ``keeps_self``: the op's backward
+        reads the old values (mul_, div_), so ``compute`` gets a copy of them.
+        """
+        if len(self._vbox) > 2:
+            raise RuntimeError(
+                f"{name}: in-place operation that needs a gradient on a tensor that shares memory with a "
+                "view (x[i], reshape, transpose, unbind, ...). tensorgrad does not rewrite the views' "
+                "history as torch does: write y = y + x, or .clone() before taking the view")
+        self._bump_version()  # first: the ops recorded below come after it, the earlier ones before
+        old = _new(Tensor)
+        old.array, old._grad, old._retains_grad, old._vbox = self.array, None, False, self._vbox
+        old._requires_grad, old._creator, old._index = self._requires_grad, self._creator, self._index
+        old._before = getattr(self, "_before", None)
+        src = old
+        if keeps_self:  # the same place in the graph, with the old values kept in memory of their own
+            src = _new(Tensor)
+            src.array, src._grad, src._retains_grad, src._vbox = self.array.copy(), None, False, [0, 0]
+            src._requires_grad, src._creator, src._index = old._requires_grad, old._creator, old._index
+        result = compute(src)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{name}: output with shape {self.shape} cannot hold the result of shape "
+                               f"{result.shape} (the other operand broadcasts to a larger shape)")
+        if not numpy.can_cast(result.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the desired output "
+                               f"type {self.dtype}; convert first, e.g. x = x.float()")
+        backend.get_array_module(self.array).copyto(self.array, result.array, casting="same_kind")
+        fn = result._creator
+        self._before = (autograd.inplace_ops[0], old)
+        self._creator, self._index, self._requires_grad = fn, result._index, True
+        if fn.saves_output:
+            fn.output_version = self._vbox
+        return self
+
+    def _inplace(self, name, ufunc, other, alpha=1, keeps_self=False):
+        if self._records(name, other):
+            op = {"add_": Tensor.add, "sub_": Tensor.sub, "mul_": Tensor.mul, "div_": Tensor.div}[name]
+            return self._rebase(name, lambda old: op(old, other) if alpha == 1 else op(old, other, alpha),
+                                keeps_self)
         raw = _raw(other) if alpha == 1 else _raw(other) * alpha
         try:
             ufunc(self.array, raw, out=self.array, casting="same_kind")
@@ -574,10 +628,12 @@ class Tensor:
         return self._inplace("sub_", _ufunc("subtract", self), other, alpha)
 
     def mul_(self, other):
-        return self._inplace("mul_", _ufunc("multiply", self), other)
+        """self *= other, in place; returns self."""
+        return self._inplace("mul_", _ufunc("multiply", self), other, keeps_self=True)
 
     def div_(self, other):
-        return self._inplace("div_", _ufunc("true_divide", self), other)
+        """self /= other, in place; returns self."""
+        return self._inplace("div_", _ufunc("true_divide", self), other, keeps_self=True)
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -591,58 +647,84 @@ class Tensor:
     def __itruediv__(self, other):
         return self.div_(other)
 
-    def fill_(self, value):
-        """Set every element to ``value``, in place; returns self."""
-        self._check_inplace("fill_", value)
-        self.array[...] = _raw(value)
+    def _assign(self, name, index, value):
+        """self[index] = value (broadcast, cast to this dtype), in place; returns self."""
+        if self._records(name, value):
+            if isinstance(value, Tensor) and value.device != self.device:
+                value = value.to(self.device)
+            return self._rebase(name, lambda old: ops.SetItem.apply(old, lift(value, old), index=index))
+        raw = _raw(value)
+        if hasattr(raw, "shape") and backend.device_of(raw) != self.device:
+            raw = backend.to_device(raw, self.device)
+        try:
+            self.array[index] = raw
+        except (ValueError, IndexError) as err:
+            raise type(err)(f"{name} on a tensor of shape {self.shape}: cannot write shape "
+                            f"{tuple(getattr(raw, 'shape', ()))} there: {err}") from None
         self._bump_version()
         return self
+
+    def fill_(self, value):
+        """Set every element to ``value``, in place; returns self."""
+        return self._assign("fill_", ..., value)
 
     def zero_(self):
         return self.fill_(0)
 
     def uniform_(self, a=0.0, b=1.0):
         """Fill with draws from U(a, b), in place (seeded by tg.manual_seed); returns self."""
-        self._check_inplace("uniform_")
+        if self._records("uniform_"):
+            return self.copy_(init.uniform_(self.detach().clone(), a, b))
         return init.uniform_(self, a, b)
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with draws from N(mean, std^2), in place (seeded by tg.manual_seed); returns self."""
-        self._check_inplace("normal_")
+        if self._records("normal_"):
+            return self.copy_(init.normal_(self.detach().clone(), mean, std))
         return init.normal_(self, mean, std)
 
     def copy_(self, src):
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor; returns self."""
-        self._check_inplace("copy_", src)
-        raw = _raw(src)
-        if hasattr(raw, "shape") and backend.device_of(raw) != self.device:
-            raw = backend.to_device(raw, self.device)
         try:
-            self.array[...] = raw
+            return self._assign("copy_", ..., src)
         except ValueError as err:
-            raise RuntimeError(f"copy_: cannot copy shape {tuple(getattr(raw, 'shape', ()))} into "
+            raise RuntimeError(f"copy_: cannot copy shape {tuple(getattr(_raw(src), 'shape', ()))} into "
                                f"shape {self.shape}: {err}") from None
-        self._bump_version()
-        return self
 
     def clamp_(self, min=None, max=None):
         """Clamp every element into [min, max], in place; returns self."""
-        self._check_inplace("clamp_")
         _check_clamp_bounds(min, max)
+        if self._records("clamp_"):
+            return self._rebase("clamp_", lambda old: old.clamp(min, max))
         backend.get_array_module(self.array).clip(self.array, _raw(min), _raw(max), out=self.array)
         self._bump_version()
         return self
 
     clip_ = clamp_
 
+    def relu_(self):
+        """max(x, 0), in place; returns self."""
+        if self.array.dtype.kind == "b":
+            raise RuntimeError("relu_: boolean inputs are not supported (as in torch); convert with .float()")
+        if self._records("relu_"):
+            return self._rebase("relu_", Tensor.relu)
+        backend.get_array_module(self.array).maximum(self.array, 0, out=self.array)
+        self._bump_version()
+        return self
+
+    def masked_fill_(self, mask, value):
+        """``value`` where the boolean ``mask`` (broadcast to this shape) is true, in place; returns self."""
+        if self._records("masked_fill_", value):
+            return self._rebase("masked_fill_", lambda old: old.masked_fill(mask, value))
+        filled = self.masked_fill(mask, value)  # checks the mask and the value as masked_fill does
+        self.array[...] = filled.array
+        self._bump_version()
+        return self
+
     def __setitem__(self, index, value):
         """x[index] = value, in place (value broadcast and cast to x's dtype)."""
-        self._check_inplace("x[index] = value", value)
-        try:
-            self.array[ops.index_on(backend.get_array_module(self.array), _raw_index(index))] = _raw(value)
-        except (ValueError, IndexError) as err:
-            raise type(err)(f"x[index] = value on a tensor of shape {self.shape}: {err}") from None
-        self._bump_version()
+        index = ops.index_on(backend.get_array_module(self.array), _raw_index(index))
+        self._assign("x[index] = value", index, value)
 
     # ------------------------------------------------------------ elementwise
     def exp(self):
