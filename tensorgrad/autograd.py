@@ -31,9 +31,9 @@ import threading
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import from_op, is_tensor
 
-_tensor = Tensor._from_op
+_tensor = from_op
 
 
 class _GradMode(threading.local):
@@ -373,7 +373,7 @@ def backward(root, grad=None, retain_graph=False):
         xp = backend.get_array_module(root.array)
         grad = xp.ones_like(root.array)
     else:
-        grad = grad.array if isinstance(grad, Tensor) else grad
+        grad = grad.array if is_tensor(grad) else grad
         if tuple(grad.shape) != root.array.shape:
             raise ValueError(f"backward(gradient=...): the gradient has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")

@@ -12,7 +12,8 @@ import numpy
 
 from . import backend, ops
 from .random import generator
-from .tensor import Tensor, _out_of_range, _require_float, lift
+from .tensor import Tensor, lift
+from .tensor_args import out_of_range, require_float
 
 
 def _check_tensor(x, name, arg="x"):
@@ -27,7 +28,7 @@ def _axis(axis, ndim, name):
     return axis % ndim
 
 
-def _dim(dim, axis, name, default=-1):
+def _resolve_dim(dim, axis, name, default=-1):
     """PyTorch's ``dim=``, with NumPy's ``axis=`` accepted as an alias."""
     if axis is not None:
         if dim is not None and dim != axis:
@@ -50,15 +51,15 @@ def _reduce(loss, reduction, name):
 def softmax(x, dim=None, *, axis=None):
     """e^x / sum e^x along ``dim`` (default -1, the last): probabilities that sum to 1. Same shape as x."""
     _check_tensor(x, "softmax")
-    _require_float(x, "softmax: expected a floating point tensor")
-    return ops.Softmax.apply(x, axis=_axis(_dim(dim, axis, "softmax"), x.ndim, "softmax"))
+    require_float(x, "softmax: expected a floating point tensor")
+    return ops.Softmax.apply(x, axis=_axis(_resolve_dim(dim, axis, "softmax"), x.ndim, "softmax"))
 
 
 def log_softmax(x, dim=None, *, axis=None):
     """log softmax(x) along ``dim`` (default -1), computed stably (max-shifted). Same shape as x."""
     _check_tensor(x, "log_softmax")
-    _require_float(x, "log_softmax: expected a floating point tensor")
-    return ops.LogSoftmax.apply(x, axis=_axis(_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
+    require_float(x, "log_softmax: expected a floating point tensor")
+    return ops.LogSoftmax.apply(x, axis=_axis(_resolve_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
 
 
 def sigmoid(x):
@@ -160,7 +161,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
         keep = (~ignored).astype(input.dtype)
         counted = keep if counted is None else counted * keep
         t = xp.where(ignored, 0, t)
-    bad = _out_of_range(t, n_classes)
+    bad = out_of_range(t, n_classes)
     if bad is not None:
         raise ValueError(f"{name}: target {bad} is out of range for {n_classes} classes "
                          f"(targets must be in [0, {n_classes - 1}], or ignore_index={ignore_index})")
@@ -305,7 +306,7 @@ def one_hot(tensor, num_classes=-1):
         if ids.size == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
         num_classes = int(ids.max()) + 1
-    bad = _out_of_range(ids, num_classes)
+    bad = out_of_range(ids, num_classes)
     if bad is not None:
         raise ValueError(f"one_hot: index {bad} is out of range for {num_classes} classes "
                          f"(indices must be in [0, {num_classes - 1}])")
@@ -354,7 +355,7 @@ def embedding(indices, weight):
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = weight.shape[0]
-    bad = _out_of_range(idx, n)
+    bad = out_of_range(idx, n)
     if bad is not None:
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices must be in [0, {n - 1}])")

@@ -792,13 +792,13 @@ def index_on(xp, index):
     return tuple(parts) if isinstance(index, tuple) else parts[0]
 
 
-def is_advanced(index):
+def index_copies(index):
     """True when an index holds an integer or boolean array: the result is a copy, not a view."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(hasattr(p, "dtype") and p.ndim > 0 for p in parts)
 
 
-def _is_advanced(index):
+def index_may_repeat(index):
     """True when an index holds an integer array, where a position may repeat."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(hasattr(p, "dtype") and p.dtype.kind in "iu" and p.ndim > 0 for p in parts)
@@ -820,7 +820,7 @@ class GetItem(Function):
 
     def backward(self, g):
         # x[[0, 0]] sends two gradients to x[0]: integer indices add with add.at
-        return (IndexedGrad(self.index, g, _is_advanced(self.index)),)
+        return (IndexedGrad(self.index, g, index_may_repeat(self.index)),)
 
     def explain_error(self, err, arrays, params):
         return IndexError(f"indexing a tensor of shape {_fmt(arrays[0].shape)}: {err}")

@@ -11,7 +11,8 @@ import zlib
 import numpy
 
 from . import backend
-from .tensor import DEFAULT_FLOAT, Tensor, creation_shape
+from .creation import creation_shape
+from .tensor import DEFAULT_FLOAT, Tensor
 
 _seed = None
 _generators = {}  # device name -> the backend's Generator
