@@ -157,8 +157,8 @@ def contenders(n, steps):
     chain(tg_leaves[0], tg_leaves[1], tg_xs, tg_leaves[2], tg_leaves[3]).backward()
     chain(min_leaves[0], min_leaves[1], min_xs, min_leaves[2], min_leaves[3]).backward()
     for t, m, g in zip(tg_leaves, min_leaves, by_hand(h0, W, xs, s, b), strict=True):
-        np.testing.assert_allclose(t.grad, m.grad, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(t.grad, g, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(t.grad.numpy(), m.grad, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(t.grad.numpy(), g, rtol=1e-4, atol=1e-4)
         t.grad = m.grad = None
     return [("tensorgrad", run_tensorgrad), ("minimal", run_minimal), ("numpy", run_numpy)]
 

@@ -38,7 +38,7 @@ def make_step(fn, arrays, mode, device):
     """A function running fn forward and backward once, on fresh leaves, synchronised on a GPU."""
     leaves = [tg.tensor(v, requires_grad=True, device=device) for v in arrays[:2]]
     seed = tg.tensor(arrays[2], device=device)
-    xp = tg.get_array_module(seed.data)
+    xp = tg.get_array_module(seed.array)
 
     def run():
         for t in leaves:

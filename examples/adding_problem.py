@@ -29,7 +29,7 @@ class Regressor(tg.nn.Module):
         if layer is LSTM and forget_bias:
             # Start with the forget gate open (Gers et al. 2000, Jozefowicz et al. 2015):
             # the cell then keeps what it stored by default. Gate order i, f, g, o.
-            self.rnn.bias_hh_l0.data[hidden:2 * hidden] += forget_bias
+            self.rnn.bias_hh_l0.array[hidden:2 * hidden] += forget_bias
 
     def forward(self, x):
         out, _ = self.rnn(x)

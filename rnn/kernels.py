@@ -80,7 +80,7 @@ ALLOCATOR_TUNED = keep_freed_memory()
 # a step makes few temporaries; each line still states the equation it computes.
 
 
-class _SequenceFunction(Function):
+class _SequenceFunction(Function, trusted=True):
     """The frame the fused ops share: time order, lengths, and the call protocol.
 
     apply(x, *states, weight_ih, weight_hh[, bias_ih, bias_hh], reverse=False, lengths=None, **options)
@@ -249,7 +249,7 @@ def project(layout, x):
     return _project(x, layout.w_ih, layout.input_bias)
 
 
-class RNNSequence(_SequenceFunction):
+class RNNSequence(_SequenceFunction, trusted=True):
     """Elman RNN over a sequence:  h_t = act(a_t),  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh.
 
     Backward, with dh_t the gradient reaching h_t (from out_t and from step t+1):
@@ -355,7 +355,7 @@ def _lstm_torch_order(a):
     return get_array_module(a).concatenate([a[H:], a[:H]])
 
 
-class LSTMSequence(_SequenceFunction):
+class LSTMSequence(_SequenceFunction, trusted=True):
     """LSTM over a sequence (gates i,f,g,o as in ``lstm_cell``); states (h0, c0) -> (h_T, c_T).
 
     Inside, the gate blocks are kept in the order [o, i, f, g], so the three
@@ -536,7 +536,7 @@ def _columns_to_matrix(a):
     return get_array_module(a).ascontiguousarray(a.transpose(1, 0, 2)).reshape(R, T * B)
 
 
-class GRUSequence(_SequenceFunction):
+class GRUSequence(_SequenceFunction, trusted=True):
     """GRU over a sequence (gates r,z,n as in ``gru_cell``); reset_after picks the candidate form.
 
     reset_after=True (PyTorch):  hn = W_hn h + b_hn,      n = tanh(W_in x + b_in + r * hn)

@@ -37,7 +37,7 @@ def check_lengths(owner, lengths, T, B):
     """
     if lengths is None:
         return None
-    raw = to_numpy(lengths.data if isinstance(lengths, tg.Tensor) else lengths)
+    raw = to_numpy(lengths.array if isinstance(lengths, tg.Tensor) else lengths)
     try:
         arr = numpy.asarray(raw)
     except ValueError as err:
@@ -163,7 +163,7 @@ class _Recurrent(Module):
             raise ValueError(f"{type(self).__name__}.recurrences: a bidirectional layer cannot run step by "
                              "step (its reverse direction reads the sequence from the end); call it on the "
                              "whole sequence instead")
-        return [Recurrence(self.sequence_op, [w.data for w in weights_of(self, suffix)], **self.op_options())
+        return [Recurrence(self.sequence_op, [w.array for w in weights_of(self, suffix)], **self.op_options())
                 for layer in range(self.num_layers) for suffix in self._suffixes(layer)]
 
     def forward(self, x, hx=None, lengths=None):

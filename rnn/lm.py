@@ -93,7 +93,7 @@ def sample(model, vocab, length, temperature=1.0, top_k=None, prime=None, rng=No
     with tg.no_grad():
         logits, state = model(tg.tensor(ids[:, None], device=device))  # the prime, as one sequence
         next_logits = _stepper(model, state)  # the weights laid out once, for this call only
-        logits = to_numpy(logits.data[-1, 0])
+        logits = to_numpy(logits.array[-1, 0])
         for _ in range(length):
             scores = logits.astype(np.float64) / temperature
             if top_k is not None and top_k < len(scores):
@@ -118,12 +118,12 @@ def _stepper(model, state):
     of the weights, used only within one ``sample`` call.
     """
     layers = model.rnn.recurrences()
-    table = layers[0].project(model.embed.weight.data)  # (V, G): layer 0's input side of each character
+    table = layers[0].project(model.embed.weight.array)  # (V, G): layer 0's input side of each character
     xp = get_array_module(table)
-    head_w = xp.ascontiguousarray(model.head.weight.data.T)  # (H, V)
-    head_b = None if model.head.bias is None else model.head.bias.data
+    head_w = xp.ascontiguousarray(model.head.weight.array.T)  # (H, V)
+    head_b = None if model.head.bias is None else model.head.bias.array
     # state: h_n (L, 1, H), or (h_n, c_n) for the LSTM -> per layer [h (1, H)(, c (1, H))]
-    states = [list(s) for s in zip(*[t.data for t in (state if isinstance(state, tuple) else (state,))],
+    states = [list(s) for s in zip(*[t.array for t in (state if isinstance(state, tuple) else (state,))],
                                    strict=True)]
 
     def next_logits(char_id):

@@ -31,7 +31,7 @@ from .mingru import swap_time_batch
 from .scan import MODES, complex_linear_recurrence
 
 
-class Polar(Function):
+class Polar(Function, trusted=True):
     """(re, im) = (r cos phi, r sin phi);  dre = cos phi dr - im dphi,  dim = sin phi dr + re dphi."""
 
     n_outputs = 2

@@ -165,7 +165,7 @@ class MinGRU(Module):
             return None
         L, H = self.num_layers, self.hidden_size
         h0 = check_state("MinGRU", "h0", h0, (L, B, H) if batched else (L, H), x)
-        if self.mode == "log" and not bool((h0.data > 0).all()):
+        if self.mode == "log" and not bool((h0.array > 0).all()):
             raise ValueError("MinGRU: mode 'log' works with log h, so h0 must be positive everywhere; "
                              "pass h0=None for a zero start, a state this module produced (always "
                              "positive), or use mode='parallel'")

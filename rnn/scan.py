@@ -150,7 +150,7 @@ def _previous_states(xp, h, h0):
 
 
 # ------------------------------------------------------------------- the two Functions
-class LinearRecurrence(Function):
+class LinearRecurrence(Function, trusted=True):
     """h_t = a_t h_{t-1} + b_t over all t, one op.  Backward: the reverse recurrence in the module doc."""
 
     def forward(self, a, b, h0, mode):
@@ -167,7 +167,7 @@ class LinearRecurrence(Function):
         return da, db, dh0
 
 
-class LogLinearRecurrence(Function):
+class LogLinearRecurrence(Function, trusted=True):
     """log h_t = logaddexp(log a_t + log h_{t-1}, log b_t), one op.  Backward: see the module doc."""
 
     def forward(self, log_a, log_b, log_h0, mode):
@@ -187,7 +187,7 @@ class LogLinearRecurrence(Function):
         return dlog_a, dlog_b, dlog_h0
 
 
-class ComplexLinearRecurrence(Function):
+class ComplexLinearRecurrence(Function, trusted=True):
     """h_t = a_t h_{t-1} + b_t in complex numbers, over real and imaginary parts; two outputs.
 
     Backward: the reverse recurrence with conj(a) (module doc), split back into parts.
@@ -279,7 +279,7 @@ def log_linear_recurrence(log_a, log_b, log_h0=None, mode="sequential"):
     """
     _check("log_linear_recurrence", mode, ("log_a", "log_b"), (log_a, log_b), "log_h0", log_h0)
     if log_h0 is None:
-        xp = tg.get_array_module(log_a.data)
+        xp = tg.get_array_module(log_a.array)
         log_h0 = tg.Tensor(xp.full(log_a.shape[1:], -numpy.inf, dtype=log_a.dtype))
     return LogLinearRecurrence.apply(log_a, log_b, log_h0, mode=mode)
 

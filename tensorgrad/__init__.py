@@ -3,7 +3,7 @@
     import tensorgrad as tg
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()
-    x.grad  # array([2., 4.], dtype=float32)
+    x.grad  # tensor([2., 4.], ...): a Tensor, as in torch; x.grad.array is the raw array
 """
 
 from numpy import bool_, float16, float32, float64, int32, int64
@@ -11,13 +11,7 @@ from numpy import bool_, float16, float32, float64, int32, int64
 from . import cuda, functional, nn, optim
 from .autograd import Function, GraphFreedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import DeviceError, cuda_available, default_device, get_array_module, get_backend, set_backend
-from .functional import cat, concat, stack, where
-from .gradcheck import GradcheckError, gradcheck
-from .io import CheckpointError, load, save
-from .ops import ShapeError, sum_to
-from .random import manual_seed, multinomial, rand, rand_like, randint, randn, randn_like
-from .tensor import (
-    Tensor,
+from .creation import (
     arange,
     as_tensor,
     eye,
@@ -31,6 +25,12 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .functional import cat, concat, stack, where
+from .gradcheck import GradcheckError, gradcheck
+from .io import CheckpointError, load, save
+from .ops import ShapeError, sum_to
+from .random import manual_seed, multinomial, rand, rand_like, randint, randn, randn_like
+from .tensor import Tensor
 
 __version__ = "0.1.0"
 

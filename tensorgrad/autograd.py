@@ -17,19 +17,21 @@ recorded (its ``epoch``); backward checks the tensors it saved
 op, if one was modified in place since, which would make the gradient silently
 wrong. Recording costs one number per op, and when the count is unchanged at
 backward time no in-place op ran since, so nothing needs checking.
+
+An in-place op on a tensor in the graph is itself recorded (Tensor._rebase, as
+torch's rebase_history): the tensor becomes that op's output, and ops recorded
+before it find the tensor's earlier place in the graph through ``as_recorded``.
 """
 
 import functools
-import pathlib
-import sys
 import threading
 
 import numpy
 
 from . import backend
-from .tensor import Tensor
+from .tensor import from_op, is_tensor
 
-_tensor = Tensor._from_op
+_tensor = from_op
 
 
 class _GradMode(threading.local):
@@ -41,9 +43,6 @@ class _GradMode(threading.local):
 _state = _GradMode()
 inplace_ops = [0]  # how many in-place ops have run (in any thread): bumped by Tensor's in-place methods
 _new = object.__new__  # a Function instance without calling a subclass's __init__
-# Functions defined in the files of these packages are the shipped ops, whose
-# gradients the test suite checks; backward trusts what they return (Function._trusted).
-_SHIPPED_DIRS = tuple(pathlib.Path(__file__).resolve().parent.parent / name for name in ("tensorgrad", "rnn"))
 
 
 def is_grad_enabled():
@@ -190,8 +189,9 @@ class Function:
     those in place before backward makes backward raise.
 
     What a user's backward returns is checked (one gradient per input, each of
-    its input's shape) and a mistake is named; the ops shipped in tensorgrad/
-    and rnn/ are trusted (``_trusted``), since the test suite checks their
+    its input's shape) and a mistake is named. A class marked
+    ``class Op(Function, trusted=True)`` is trusted (``_trusted``): the shipped
+    ops carry the mark, since the test suite checks their
     gradients, so the backward walk skips those checks for them.
     """
 
@@ -203,10 +203,10 @@ class Function:
     saves_output = False
     _trusted = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, trusted=False, **kwargs):
         super().__init_subclass__(**kwargs)
         # Decided per class, so a user's subclass of a shipped op is checked again.
-        cls._trusted = _is_shipped(cls)
+        cls._trusted = trusted
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -216,12 +216,12 @@ class Function:
         # comprehension costs more than the rest of this bookkeeping together.
         if len(inputs) == 2:
             a, b = inputs
-            arrays, needs_grad = (a.data, b.data), (a._requires_grad, b._requires_grad)
+            arrays, needs_grad = (a.array, b.array), (a._requires_grad, b._requires_grad)
         elif len(inputs) == 1:
             a = inputs[0]
-            arrays, needs_grad = (a.data,), (a._requires_grad,)
+            arrays, needs_grad = (a.array,), (a._requires_grad,)
         else:
-            arrays, needs_grad = [t.data for t in inputs], tuple([t._requires_grad for t in inputs])
+            arrays, needs_grad = [t.array for t in inputs], tuple([t._requires_grad for t in inputs])
         if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
             _check_one_device(cls.__name__, inputs)
         try:
@@ -258,9 +258,9 @@ class Function:
         """Raise if an array this op saved for backward was modified in place after the op ran."""
         saved = range(len(self.parents)) if self.saved_inputs is None else self.saved_inputs
         for i in saved:
-            count, stamp = self.parents[i]._vbox
-            if stamp > self.epoch:
-                self._modified_error(f"input {i}", count)
+            box = self.parents[i]._vbox
+            if box[1] > self.epoch:
+                self._modified_error(f"input {i}", box[0])
         if self.saves_output and self.output_version[1] > self.epoch:
             self._modified_error("its output", self.output_version[0])
 
@@ -280,22 +280,35 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _is_shipped(cls):
-    """True for a class defined in a file under tensorgrad/ or rnn/ (by path, not by module name)."""
-    source = getattr(sys.modules.get(cls.__module__), "__file__", None)
-    if source is None:  # defined in a notebook, the REPL or exec'd code
-        return False
-    path = pathlib.Path(source).resolve()
-    return any(path.is_relative_to(shipped) for shipped in _SHIPPED_DIRS)
-
-
 def _check_one_device(name, inputs):
-    devices = [backend.device_of(t.data) for t in inputs]
+    devices = [backend.device_of(t.array) for t in inputs]
     if any(d != devices[0] for d in devices):
         listed = ", ".join(f"input {i} on {d!r}" for i, d in enumerate(devices))
         raise backend.DeviceError(
             f"{name}: tensors on different devices ({listed}); "
             "move them to one device first with .to('cpu') or .to('cuda')")
+
+
+def as_recorded(fn):
+    """``fn``'s inputs as they were when fn was recorded.
+
+    An in-place op recorded on a tensor since (Tensor._rebase) made that tensor
+    the output of the in-place op, leaving a stand-in (``_before``: the stamp of
+    the op and the stand-in) for its earlier place in the graph; fn, recorded
+    before the stamp, takes its input from the stand-in. Only an op recorded
+    before the last in-place op (fn.epoch behind ``inplace_ops``) can be affected.
+    """
+    if fn.epoch != inplace_ops[0]:
+        fn.parents = tuple([_as_of(t, fn.epoch) for t in fn.parents])
+    return fn.parents
+
+
+def _as_of(t, epoch):
+    before = getattr(t, "_before", None)
+    while before is not None and epoch < before[0]:
+        t = before[1]
+        before = getattr(t, "_before", None)
+    return t
 
 
 def _graph_order(root_fn):
@@ -306,7 +319,8 @@ def _graph_order(root_fn):
     uses its outputs has passed its gradient down.
     """
     post_order, seen = [], {root_fn}
-    stack = [(root_fn, iter(root_fn.parents))]
+    stack = [(root_fn, iter(as_recorded(root_fn)))]
+    count = inplace_ops[0]
     while stack:
         fn, inputs = stack[-1]
         for t in inputs:
@@ -315,7 +329,7 @@ def _graph_order(root_fn):
                 if child.freed:
                     raise _freed_error()
                 seen.add(child)
-                stack.append((child, iter(child.parents)))
+                stack.append((child, iter(child.parents if child.epoch == count else as_recorded(child))))
                 break
         else:
             stack.pop()
@@ -338,19 +352,19 @@ def backward(root, grad=None, retain_graph=False):
             "backward() on a tensor that does not require grad: none of the tensors it was "
             "computed from had requires_grad=True (or it was computed inside no_grad())")
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(
                 f"backward() without a gradient needs a single-element tensor, but this one has "
                 f"shape {root.shape}; reduce it to a scalar loss first (e.g. .sum() or .mean()), "
                 "or pass grad= an array of the same shape")
-        xp = backend.get_array_module(root.data)
-        grad = xp.ones_like(root.data)
+        xp = backend.get_array_module(root.array)
+        grad = xp.ones_like(root.array)
     else:
-        grad = grad.data if isinstance(grad, Tensor) else grad
-        if tuple(grad.shape) != root.data.shape:
+        grad = grad.array if is_tensor(grad) else grad
+        if tuple(grad.shape) != root.array.shape:
             raise ValueError(f"backward(gradient=...): the gradient has shape {tuple(grad.shape)} "
                              f"but the tensor has shape {root.shape}; they must match")
-        if type(grad) is not type(root.data) and backend.device_of(grad) != root.device:
+        if type(grad) is not type(root.array) and backend.device_of(grad) != root.device:
             raise backend.DeviceError(f"backward(gradient=...): the gradient is on "
                                       f"{backend.device_of(grad)!r} but the tensor is on {root.device!r}")
         grad = grad.astype(root.dtype, copy=False)
@@ -386,10 +400,8 @@ def backward(root, grad=None, retain_graph=False):
         if not retain_graph:
             fn.release()
     for t, g in leaves.items():
-        if t.grad is not None:
-            t.grad = t.grad + _unwrap(g)
-        else:  # .grad must be its own array: optimizers and clipping modify it in place
-            t.grad = g.array if type(g) is _Owned else g.copy()
+        # .grad must own its array: optimizers and clipping modify it in place.
+        _accumulate_leaf(t, g.array if type(g) is _Owned else g, owned=type(g) is _Owned)
 
 
 def _pass_to_inputs(parents, in_grads, pending, leaves):
@@ -397,7 +409,7 @@ def _pass_to_inputs(parents, in_grads, pending, leaves):
     for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
         if g is None or not t._requires_grad:
             continue
-        data = t.data
+        data = t.array
         if type(g) is not type(data) or g.dtype is not data.dtype:
             g = _conform(g, data)
         creator = t._creator
@@ -470,7 +482,11 @@ def _unwrap(g):
     return g.array if type(g) is _Owned else g
 
 
-def _accumulate_leaf(t, g):
-    # A fresh array: gradients passed between ops may be shared views, and
-    # optimizers and clipping are allowed to modify .grad in place.
-    t.grad = g.copy() if t.grad is None else t.grad + g
+def _accumulate_leaf(t, g, owned=False):
+    """t.grad += g, as torch's AccumulateGrad: in place into an existing .grad, else a new Tensor
+    wrapping ``g`` (copied unless ``owned``: gradients passed between ops may be shared views,
+    and optimizers and clipping modify .grad in place)."""
+    if t._grad is None:
+        t._grad = _tensor(g if owned else g.copy(), None, 0)
+    else:
+        t._grad.array += g

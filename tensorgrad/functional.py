@@ -12,7 +12,8 @@ import numpy
 
 from . import backend, ops
 from .random import generator
-from .tensor import Tensor, _out_of_range, _require_float, lift
+from .tensor import Tensor, lift
+from .tensor_args import out_of_range, require_float
 
 
 def _check_tensor(x, name, arg="x"):
@@ -27,7 +28,7 @@ def _axis(axis, ndim, name):
     return axis % ndim
 
 
-def _dim(dim, axis, name, default=-1):
+def _resolve_dim(dim, axis, name, default=-1):
     """PyTorch's ``dim=``, with NumPy's ``axis=`` accepted as an alias."""
     if axis is not None:
         if dim is not None and dim != axis:
@@ -50,15 +51,15 @@ def _reduce(loss, reduction, name):
 def softmax(x, dim=None, *, axis=None):
     """e^x / sum e^x along ``dim`` (default -1, the last): probabilities that sum to 1. Same shape as x."""
     _check_tensor(x, "softmax")
-    _require_float(x, "softmax: expected a floating point tensor")
-    return ops.Softmax.apply(x, axis=_axis(_dim(dim, axis, "softmax"), x.ndim, "softmax"))
+    require_float(x, "softmax: expected a floating point tensor")
+    return ops.Softmax.apply(x, axis=_axis(_resolve_dim(dim, axis, "softmax"), x.ndim, "softmax"))
 
 
 def log_softmax(x, dim=None, *, axis=None):
     """log softmax(x) along ``dim`` (default -1), computed stably (max-shifted). Same shape as x."""
     _check_tensor(x, "log_softmax")
-    _require_float(x, "log_softmax: expected a floating point tensor")
-    return ops.LogSoftmax.apply(x, axis=_axis(_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
+    require_float(x, "log_softmax: expected a floating point tensor")
+    return ops.LogSoftmax.apply(x, axis=_axis(_resolve_dim(dim, axis, "log_softmax"), x.ndim, "log_softmax"))
 
 
 def sigmoid(x):
@@ -82,7 +83,7 @@ def relu(x):
 def leaky_relu(x, negative_slope=0.01):
     """x where x > 0, else negative_slope * x;  gradient 1 or negative_slope. Same shape as x."""
     _check_tensor(x, "leaky_relu")
-    return ops.Where.apply(x, x * negative_slope, cond=x.data > 0)
+    return ops.Where.apply(x, x * negative_slope, cond=x.array > 0)
 
 
 def gelu(x, approximate="none"):
@@ -121,7 +122,7 @@ def linear(x, weight, bias=None):
 
 def _int_array(values, xp, name, what):
     """``values`` (a Tensor, array or list) as an integer array of module ``xp``."""
-    a = values.data if isinstance(values, Tensor) else values
+    a = values.array if isinstance(values, Tensor) else values
     a = xp.asarray(a) if not isinstance(a, xp.ndarray) else a
     if a.dtype.kind not in "iu":
         raise TypeError(f"{name}: {what} must be integer class indices, got dtype {a.dtype}; "
@@ -137,7 +138,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
     counted: 1 where a target counts (``mask`` and ignore_index), weights: that
     times the class ``weight`` (C,) of each target; each None when all are 1.
     """
-    xp = backend.get_array_module(input.data)
+    xp = backend.get_array_module(input.array)
     t = _int_array(target, xp, name, "targets")
     expected = (input.shape[0],) + input.shape[2:]
     if tuple(t.shape) != expected:
@@ -150,7 +151,7 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
     n_classes = input.shape[1]
     counted = None
     if mask is not None:
-        m = mask.data if isinstance(mask, Tensor) else xp.asarray(mask)
+        m = mask.array if isinstance(mask, Tensor) else xp.asarray(mask)
         if tuple(m.shape) != tuple(t.shape):
             raise ValueError(f"{name}: mask has shape {tuple(m.shape)}, targets {tuple(t.shape)}; "
                              "they must match")
@@ -160,12 +161,12 @@ def _class_targets(input, target, weight, ignore_index, mask, name):
         keep = (~ignored).astype(input.dtype)
         counted = keep if counted is None else counted * keep
         t = xp.where(ignored, 0, t)
-    bad = _out_of_range(t, n_classes)
+    bad = out_of_range(t, n_classes)
     if bad is not None:
         raise ValueError(f"{name}: target {bad} is out of range for {n_classes} classes "
                          f"(targets must be in [0, {n_classes - 1}], or ignore_index={ignore_index})")
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         if w.dtype == bool:
             raise TypeError(f"{name}: weight (the third argument, as in PyTorch) holds per-class "
                             "weights, but got a boolean array; to count some targets only, pass mask=")
@@ -239,10 +240,10 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
         return loss
     # PyTorch's smoothing term: -sum_c w_c log p_c per counted target, reduced like the main
     # term (a "mean" divides by the same sum of target weights), then scaled by eps / C.
-    xp = backend.get_array_module(input.data)
+    xp = backend.get_array_module(input.array)
     logp = log_softmax(input, dim=1)
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         logp = logp * _constant(w.astype(input.dtype).reshape((-1,) + (1,) * (input.ndim - 2)))
     smooth = -logp.sum(axis=1)
     if counted is not None:
@@ -299,13 +300,13 @@ def one_hot(tensor, num_classes=-1):
 
     num_classes=-1: one more than the largest index. Records no gradient.
     """
-    xp = backend.get_array_module(tensor.data) if isinstance(tensor, Tensor) else numpy
+    xp = backend.get_array_module(tensor.array) if isinstance(tensor, Tensor) else numpy
     ids = _int_array(tensor, xp, "one_hot", "indices")
     if num_classes == -1:
         if ids.size == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
         num_classes = int(ids.max()) + 1
-    bad = _out_of_range(ids, num_classes)
+    bad = out_of_range(ids, num_classes)
     if bad is not None:
         raise ValueError(f"one_hot: index {bad} is out of range for {num_classes} classes "
                          f"(indices must be in [0, {num_classes - 1}])")
@@ -348,13 +349,13 @@ def dropout(x, p=0.5, training=True):
 
 def embedding(indices, weight):
     """Rows of ``weight`` (V, D) picked by integer ``indices`` (...) -> (..., D)."""
-    idx = indices.data if isinstance(indices, Tensor) else indices
-    xp = backend.get_array_module(weight.data)
+    idx = indices.array if isinstance(indices, Tensor) else indices
+    xp = backend.get_array_module(weight.array)
     idx = xp.asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
     n = weight.shape[0]
-    bad = _out_of_range(idx, n)
+    bad = out_of_range(idx, n)
     if bad is not None:
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices must be in [0, {n - 1}])")
@@ -396,8 +397,8 @@ def where(cond, a, b):
         a = lift(a, b)
     else:
         raise TypeError("where: a or b must be a Tensor")
-    c = cond.data if isinstance(cond, Tensor) else cond
-    xp = backend.get_array_module(a.data)
+    c = cond.array if isinstance(cond, Tensor) else cond
+    xp = backend.get_array_module(a.array)
     c = xp.asarray(c)
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype} (compare, e.g. x > 0)")

@@ -37,11 +37,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    xp = backend.get_array_module(out.data)
+    xp = backend.get_array_module(out.array)
     weights = xp.asarray(numpy.random.default_rng(seed).standard_normal(out.shape))
 
     def loss():
-        return float((fn(*inputs).data * weights).sum())
+        return float((fn(*inputs).array * weights).sum())
 
     if not out.requires_grad:
         raise GradcheckError("gradcheck: fn's output does not depend on any input that requires grad")
@@ -61,15 +61,15 @@ def _compare(inputs, checked, loss, eps, atol, rtol):
     worst = None  # (excess over tolerance, input, index, analytical, numerical)
     for i in checked:
         x = inputs[i]
-        analytical = backend.to_numpy(x.grad) if x.grad is not None else numpy.zeros(x.shape)
+        analytical = x.grad.numpy() if x.grad is not None else numpy.zeros(x.shape)
         numerical = numpy.zeros(x.shape)
         for k in numpy.ndindex(*x.shape):  # perturb x in place, one element at a time
-            original = x.data[k].item()
-            x.data[k] = original + eps
+            original = x.array[k].item()
+            x.array[k] = original + eps
             plus = loss()
-            x.data[k] = original - eps
+            x.array[k] = original - eps
             minus = loss()
-            x.data[k] = original
+            x.array[k] = original
             numerical[k] = (plus - minus) / (2 * eps)
         for kind, grad in (("backward gives", analytical), ("finite differences give", numerical)):
             if not numpy.isfinite(grad).all():  # NaN compares false with everything: catch it here

@@ -48,7 +48,7 @@ def _fill(t, values, name):
     """Write ``values`` (an array of t's shape, or a number) into t's memory; bump its version; return t."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}: expects a Tensor (a Parameter), got {type(t).__name__}")
-    t.data[...] = values
+    t.array[...] = values
     t._bump_version()
     return t
 
@@ -98,7 +98,7 @@ def eye_(tensor):
     """The identity matrix (a 2-D tensor; rectangular ones get ones on the diagonal)."""
     if tensor.ndim != 2:
         raise ValueError(f"eye_: expects a 2-D tensor, got shape {tensor.shape}")
-    xp = backend.get_array_module(tensor.data)
+    xp = backend.get_array_module(tensor.array)
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype), "eye_")
 
 

@@ -137,7 +137,7 @@ def _encode(value, path, arrays):
     if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     array = numpy.asarray(backend.to_numpy(value))
     if array.dtype.kind not in "biufU":
         raise TypeError(f"save: {path!r} holds {array.dtype} data; only numeric, boolean and "

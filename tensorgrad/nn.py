@@ -196,10 +196,10 @@ class Module:
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient: None (default), or zeros with set_to_none=False."""
         for p in self.parameters():
-            if set_to_none or p.grad is None:
+            if set_to_none:
                 p.grad = None
-            else:
-                p.grad = backend.get_array_module(p.grad).zeros_like(p.grad)
+            elif p.grad is not None:
+                p.grad.array.fill(0)  # in place, as torch's p.grad.zero_()
 
     def requires_grad_(self, requires_grad=True):
         """Switch gradient recording for every parameter on or off (e.g. to freeze a layer); returns self."""
@@ -230,11 +230,10 @@ class Module:
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
                             f"got dtype {numpy.dtype(dtype)}")
         for p in self.parameters():
-            for name in ("data", "grad"):
-                value = getattr(p, name)
-                if value is not None:
-                    value = value if device is None else backend.to_device(value, device)
-                    setattr(p, name, value if dtype is None else value.astype(dtype, copy=False))
+            for t in (p, p.grad):  # the parameter, then its gradient (a Tensor too), each in place
+                if t is not None:
+                    value = t.array if device is None else backend.to_device(t.array, device)
+                    t.array = value if dtype is None else value.astype(dtype, copy=False)
         return self
 
     def double(self):
@@ -247,7 +246,7 @@ class Module:
 
     def state_dict(self):
         """{name: NumPy array copy} of every parameter; a shared one appears under each of its names."""
-        return {name: backend.to_numpy(p.data).copy()
+        return {name: backend.to_numpy(p.array).copy()
                 for name, p in self.named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state, strict=True):
@@ -274,7 +273,7 @@ class Module:
             if name not in state:
                 continue
             value = state[name]
-            value = backend.to_numpy(value.data if isinstance(value, Tensor) else value)
+            value = backend.to_numpy(value.array if isinstance(value, Tensor) else value)
             value = numpy.asarray(value)
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict into {type(self).__name__}: {name} has shape "
@@ -284,7 +283,7 @@ class Module:
             arrays[name] = value
         for name, value in arrays.items():  # only after every entry passed its checks
             p = params[name]
-            p.data = backend.to_device(value.astype(p.dtype), p.device)
+            p.array = backend.to_device(value.astype(p.dtype), p.device)
         return missing, unexpected
 
     def extra_repr(self):
@@ -389,7 +388,7 @@ class ParameterList(_Indexed):
 
     def append(self, item):
         if isinstance(item, Tensor) and not isinstance(item, Parameter):
-            item = Parameter(item.data)
+            item = Parameter(item.array)
         return super().append(item)
 
     def extra_repr(self):

@@ -11,7 +11,8 @@ import zlib
 import numpy
 
 from . import backend
-from .tensor import DEFAULT_FLOAT, Tensor, creation_shape
+from .creation import creation_shape
+from .tensor import DEFAULT_FLOAT, Tensor
 
 _seed = None
 _generators = {}  # device name -> the backend's Generator
@@ -54,7 +55,7 @@ def get_rng_state():
 def set_rng_state(state):
     """Restore what ``get_rng_state`` returned: the seed and every device's generator."""
     global _seed
-    raw = backend.to_numpy(state.data if isinstance(state, Tensor) else state)
+    raw = backend.to_numpy(state.array if isinstance(state, Tensor) else state)
     try:
         saved = json.loads(numpy.asarray(raw, dtype=numpy.uint8).tobytes().decode("utf-8"))
         seed, generators = saved["seed"], dict(saved["generators"])
@@ -139,7 +140,7 @@ def multinomial(input, num_samples, replacement=False):
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"multinomial: input must be a Tensor of weights, got {type(input).__name__}")
-    w = input.data
+    w = input.array
     if w.ndim not in (1, 2) or w.dtype.kind != "f":
         raise ValueError(f"multinomial: input must be a 1-D or 2-D float tensor of weights, got "
                          f"{w.dtype} of shape {tuple(w.shape)}")

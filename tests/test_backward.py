@@ -293,7 +293,7 @@ def test_only_the_shipped_ops_are_trusted_to_skip_the_checks():
 
 
 def test_a_function_named_into_a_shipped_package_is_still_checked():
-    # Trust goes by the file a class is defined in, not by a module name anyone can write.
+    # Trust goes by the explicit mark (trusted=True), not by a module name anyone can write.
     posing = type("_Posing", (_WrongShape,), {"__module__": "rnn.posing"})
     assert not posing._trusted
     with pytest.raises(ValueError, match=r"_Posing.backward returned a gradient of shape \(\)"):

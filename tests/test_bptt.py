@@ -53,9 +53,9 @@ class RecordingOptimizer:
             p.grad = None
 
     def step(self):
-        self.grads.append([p.grad.copy() for p in self.params])
+        self.grads.append([p.grad.array.copy() for p in self.params])
         if self.inputs is not None:
-            self.input_grads.append(self.inputs.grad.copy())
+            self.input_grads.append(self.inputs.grad.array.copy())
             self.inputs.grad = None
 
 

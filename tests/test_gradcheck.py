@@ -49,7 +49,7 @@ def test_gradcheck_refuses_non_leaf_inputs():
 def test_gradcheck_leaves_inputs_unchanged():
     x = f64([0.3, -0.7])
     tg.gradcheck(lambda x: x.tanh(), [x])
-    np.testing.assert_array_equal(x.data, [0.3, -0.7])
+    np.testing.assert_array_equal(x.array, [0.3, -0.7])
 
 
 def test_gradcheck_gives_back_the_inputs_gradients():

@@ -44,7 +44,7 @@ def test_sample_uses_the_weights_as_updated_in_place_since_the_last_call():
     model = _model("lstm", 1)
     before = sample(model, VOCAB, 100, temperature=1.0, rng=np.random.default_rng(0))
     optimizer = tg.optim.SGD(model.parameters(), lr=0.5)
-    for p in model.parameters():  # an optimizer step writes p.data in place
+    for p in model.parameters():  # an optimizer step writes p.array in place
         p.grad = np.random.default_rng(1).standard_normal(p.shape)
     optimizer.step()
     after = sample(model, VOCAB, 100, temperature=1.0, rng=np.random.default_rng(0))

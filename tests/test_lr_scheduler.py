@@ -78,7 +78,7 @@ def test_schedulers_set_every_groups_lr_and_the_optimizer_uses_it():
     p = opt.param_groups[0]["params"][0]
     p.grad = np.array([1.0])
     opt.step()
-    assert p.data[0] == -0.5
+    assert p.array[0] == -0.5
 
 
 def test_stepping_the_scheduler_before_the_optimizer_warns():

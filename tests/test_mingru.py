@@ -84,8 +84,8 @@ def _outputs_and_grads(m, mode, x, h0):
     out, h_n = m(x, h0)
     w = np.random.default_rng(3).standard_normal(out.shape)
     ((out * tg.tensor(w)).sum() + (h_n * h_n).sum()).backward()
-    return {"out": out.numpy(), "h_n": h_n.numpy(), "dx": x.grad.copy(), "dh0": h0.grad.copy(),
-            **{n: p.grad.copy() for n, p in m.named_parameters()}}
+    return {"out": out.numpy(), "h_n": h_n.numpy(), "dx": x.grad.array.copy(), "dh0": h0.grad.array.copy(),
+            **{n: p.grad.array.copy() for n, p in m.named_parameters()}}
 
 
 @pytest.mark.parametrize("layers", [1, 2])

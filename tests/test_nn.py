@@ -36,12 +36,12 @@ def test_state_dict_holds_numpy_copies_and_round_trips():
     state = a.state_dict()
     assert all(isinstance(v, np.ndarray) for v in state.values())
     state["scale"][0] = 99.0
-    assert a.scale.data[0] == 1.0  # a copy, not the parameter itself
+    assert a.scale.array[0] == 1.0  # a copy, not the parameter itself
     tg.manual_seed(1)
     b = TwoLayer()
     b.load_state_dict(a.state_dict())
     for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 def test_load_state_dict_names_missing_and_unexpected_entries():
@@ -62,7 +62,7 @@ def test_load_state_dict_with_wrong_shape_changes_nothing():
     state["out.weight"] = np.zeros((8, 3))
     with pytest.raises(ValueError, match=r"out.weight has shape \(8, 3\).*\(3, 8\)"):
         m.load_state_dict(state)
-    np.testing.assert_array_equal(m.embed.weight.data, before["embed.weight"])
+    np.testing.assert_array_equal(m.embed.weight.array, before["embed.weight"])
 
 
 def test_load_state_dict_casts_to_the_parameter_dtype():

@@ -259,7 +259,7 @@ def test_apply_visits_every_module_children_first():
 def test_apply_can_initialise_weights():
     def init(m):
         if isinstance(m, nn.Linear):
-            m.weight.data[...] = 0.5
+            m.weight.array[...] = 0.5
 
     model = Stack(2).apply(init)
     assert all((layer.weight.numpy() == 0.5).all() for layer in model.layers)

@@ -20,7 +20,7 @@ def _weight(*shape, dtype=np.float32, device="cpu"):
 
 
 def _host(t):
-    return tg.tensor(t.data, device="cpu").numpy()
+    return tg.tensor(t.array, device="cpu").numpy()
 
 
 @pytest.mark.parametrize("fill, low, high, std", [

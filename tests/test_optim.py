@@ -18,7 +18,7 @@ def test_sgd_step_is_p_minus_lr_g():
     p = _param([1.0, 2.0])
     p.grad = np.array([0.5, -1.0])
     optim.SGD([p], lr=0.1).step()
-    np.testing.assert_allclose(p.data, [0.95, 2.1])
+    np.testing.assert_allclose(p.array, [0.95, 2.1])
 
 
 def test_sgd_momentum_accumulates_velocity():
@@ -27,7 +27,7 @@ def test_sgd_momentum_accumulates_velocity():
     for _ in range(2):
         p.grad = np.array([1.0])
         opt.step()
-    np.testing.assert_allclose(p.data, [-(1.0 + 1.9)])
+    np.testing.assert_allclose(p.array, [-(1.0 + 1.9)])
 
 
 def test_adam_matches_its_formula_for_two_steps():
@@ -41,7 +41,7 @@ def test_adam_matches_its_formula_for_two_steps():
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * g * g
         x -= 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-    np.testing.assert_allclose(p.data, [x], rtol=1e-12)
+    np.testing.assert_allclose(p.array, [x], rtol=1e-12)
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5),
@@ -53,14 +53,14 @@ def test_optimizers_minimise_a_quadratic(make):
         opt.zero_grad()
         ((p - 1.0) ** 2).sum().backward()
         opt.step()
-    np.testing.assert_allclose(p.data, [1.0, 1.0], atol=1e-2)
+    np.testing.assert_allclose(p.array, [1.0, 1.0], atol=1e-2)
 
 
 def test_parameters_without_grad_are_skipped():
     p, q = _param([1.0]), _param([1.0])
     p.grad = np.array([1.0])
     optim.Adam([p, q], lr=0.1).step()
-    assert q.data[0] == 1.0 and p.data[0] != 1.0
+    assert q.array[0] == 1.0 and p.array[0] != 1.0
 
 
 def test_clip_grad_norm_returns_the_norm_before_clipping():
@@ -83,20 +83,20 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
 def test_state_dict_resumes_exactly(cls):
     def run(opt, p, steps):
         for k in range(steps):
-            p.grad = np.array([np.sin(k + p.data[0])])
+            p.grad = np.array([np.sin(k + p.array[0])])
             opt.step()
 
     p = _param([1.0])
     kwargs = {"lr": 0.1, "momentum": 0.9} if cls is optim.SGD else {"lr": 0.1}
     opt = cls([p], **kwargs)
     run(opt, p, 3)
-    saved_p, saved = p.data.copy(), opt.state_dict()
+    saved_p, saved = p.array.copy(), opt.state_dict()
     run(opt, p, 3)
     q = _param(saved_p)
     resumed = cls([q], **kwargs)
     resumed.load_state_dict(saved)
     run(resumed, q, 3)
-    np.testing.assert_allclose(q.data, p.data, rtol=1e-12)
+    np.testing.assert_allclose(q.array, p.array, rtol=1e-12)
 
 
 def test_optimizer_refuses_nonsense():
@@ -118,7 +118,7 @@ def test_adamw_decays_the_weights_before_the_adam_step():
     opt.step()
     # First Adam step: m_hat = g, v_hat = g^2, so the step is lr * g / (|g| + eps).
     expected = 2.0 * (1 - 0.1 * 0.5) - 0.1 * 0.4 / (0.4 + 1e-8)
-    np.testing.assert_allclose(p.data, [expected], rtol=1e-12)
+    np.testing.assert_allclose(p.array, [expected], rtol=1e-12)
 
 
 def test_adamw_default_weight_decay_is_pytorchs():
@@ -134,7 +134,7 @@ def test_rmsprop_matches_its_formula_for_two_steps():
         opt.step()
         s = 0.99 * s + 0.01 * g * g
         x -= 0.01 * g / (np.sqrt(s) + 1e-8)
-    np.testing.assert_allclose(p.data, [x], rtol=1e-12)
+    np.testing.assert_allclose(p.array, [x], rtol=1e-12)
 
 
 def test_rmsprop_centered_with_momentum_matches_its_formula():
@@ -149,7 +149,7 @@ def test_rmsprop_centered_with_momentum_matches_its_formula():
         a = 0.9 * a + 0.1 * g
         b = 0.5 * b + g / (np.sqrt(s - a * a) + 1e-8)
         x -= 0.01 * b
-    np.testing.assert_allclose(p.data, [x], rtol=1e-12)
+    np.testing.assert_allclose(p.array, [x], rtol=1e-12)
 
 
 def test_sgd_nesterov_steps_along_gradient_plus_momentum_times_velocity():
@@ -159,7 +159,7 @@ def test_sgd_nesterov_steps_along_gradient_plus_momentum_times_velocity():
         p.grad = np.array([1.0])
         opt.step()
     # v1 = 1, step 1 + 0.5 * 1; v2 = 1.5, step 1 + 0.5 * 1.5
-    np.testing.assert_allclose(p.data, [-(1.5 + 1.75)])
+    np.testing.assert_allclose(p.array, [-(1.5 + 1.75)])
 
 
 def test_sgd_nesterov_needs_momentum():
@@ -180,7 +180,7 @@ def test_groups_given_as_dicts_take_missing_settings_from_the_defaults():
     opt = optim.SGD([{"params": [p]}, {"params": [q], "lr": 1.0}], lr=0.1)
     p.grad, q.grad = np.array([1.0]), np.array([1.0])
     opt.step()
-    np.testing.assert_allclose([p.data[0], q.data[0]], [0.9, 0.0])
+    np.testing.assert_allclose([p.array[0], q.array[0]], [0.9, 0.0])
 
 
 def test_lr_property_reads_and_writes_the_first_group():
@@ -196,7 +196,7 @@ def test_add_param_group_adds_a_group_with_state():
     assert opt.params == [p, q] and opt.param_groups[1]["lr"] == 0.2
     q.grad = np.array([1.0])
     opt.step()
-    assert q.data[0] == pytest.approx(1.0 - 0.2, rel=1e-6)
+    assert q.array[0] == pytest.approx(1.0 - 0.2, rel=1e-6)
 
 
 def test_a_parameter_given_twice_is_refused():
@@ -230,7 +230,7 @@ def test_step_calls_the_closure_and_returns_its_loss():
         loss.backward()
         return loss
 
-    assert opt.step(closure).item() == 9.0 and p.data[0] == pytest.approx(3.0 - 0.1 * 6.0)
+    assert opt.step(closure).item() == 9.0 and p.array[0] == pytest.approx(3.0 - 0.1 * 6.0)
 
 
 def test_adam_counts_steps_per_parameter():
@@ -242,7 +242,7 @@ def test_adam_counts_steps_per_parameter():
         opt.step()
     q.grad = np.array([0.5])
     opt.step()
-    np.testing.assert_allclose(q.data, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8)], rtol=1e-12)
+    np.testing.assert_allclose(q.array, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8)], rtol=1e-12)
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.AdamW(ps, lr=0.1),
@@ -253,21 +253,21 @@ def test_state_dict_with_groups_resumes_exactly(make, tmp_path):
     def run(opt, ps, steps):
         for k in range(steps):
             for p in ps:
-                p.grad = np.sin(k + p.data)
+                p.grad = np.sin(k + p.array)
             opt.step()
 
     ps = [_param([1.0, 2.0]), _param([0.5])]
     opt = make(ps)
     run(opt, ps, 3)
     tg.save({"opt": opt.state_dict()}, tmp_path / "opt.npz")
-    saved_ps = [p.data.copy() for p in ps]
+    saved_ps = [p.array.copy() for p in ps]
     run(opt, ps, 3)
     qs = [_param(d) for d in saved_ps]
     resumed = make(qs)
     resumed.load_state_dict(tg.load(tmp_path / "opt.npz")["opt"])
     run(resumed, qs, 3)
     for p, q in zip(ps, qs, strict=True):
-        np.testing.assert_allclose(q.data, p.data, rtol=1e-12)
+        np.testing.assert_allclose(q.array, p.array, rtol=1e-12)
 
 
 def test_load_state_dict_restores_each_groups_settings():
@@ -324,9 +324,9 @@ def test_clip_grad_norm_reads_one_number_back_from_the_device(simulated_gpu, nor
     shapes = [(2, 3), (4,), (0,), ()]
     params = [tg.tensor(np.full(shape, 3.0), requires_grad=True, device="cuda") for shape in shapes]
     for p in params:
-        p.grad = p.data * 1.0
+        p.grad = p.array * 1.0
     with count_ops() as ops:
         norm = optim.clip_grad_norm_(params, max_norm=1.0, norm_type=norm_type)
     expected = {2.0: 3.0 * math.sqrt(11), math.inf: 3.0, 1.0: 33.0}[norm_type]
     assert norm == pytest.approx(expected) and ops.by_name["device_to_host"] == 1
-    assert all(type(p.grad) is type(p.data) for p in params)
+    assert all(type(p.grad.array) is type(p.array) for p in params)

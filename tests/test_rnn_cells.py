@@ -55,7 +55,7 @@ def _values_and_grads(fn, inputs):
     for o in outs:
         loss = loss + (o * tg.tensor(rng.standard_normal(o.shape))).sum()
     loss.backward()
-    return [o.numpy().copy() for o in outs], [t.grad.copy() for t in inputs]
+    return [o.numpy().copy() for o in outs], [t.grad.array.copy() for t in inputs]
 
 
 def _assert_same(a, b):

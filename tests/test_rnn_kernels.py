@@ -37,7 +37,7 @@ def _forward_backward(layer, x, seed):
     out, _ = layer(x)
     w = np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
     (out * tg.tensor(w)).sum().backward()
-    return out.numpy().copy(), x.grad.copy(), [p.grad.copy() for p in layer.parameters()]
+    return out.numpy().copy(), x.grad.array.copy(), [p.grad.array.copy() for p in layer.parameters()]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -59,7 +59,7 @@ def _compare(kind, options=None, batched=True, lengths=None, give_state=False):
     finals_t = list(finals_t) if kind == "LSTM" else [finals_t]
 
     # the same weighted sum of every output on both sides
-    weights = [rng.standard_normal(a.shape) for a in [out.data] + [f.data for f in finals]]
+    weights = [rng.standard_normal(a.shape) for a in [out.array] + [f.array for f in finals]]
     terms = [(a * tg.tensor(w)).sum() for a, w in zip([out] + finals, weights, strict=True)]
     loss = sum(terms[1:], terms[0])
     loss.backward()

@@ -70,7 +70,7 @@ def test_backward_of_the_recurrence_is_the_reverse_recurrence():
     b_t = tg.tensor(b, requires_grad=True)
     linear_recurrence(tg.tensor(a), b_t, tg.tensor(h0))[-1].sum().backward()
     expected = [np.prod(a[t + 1:]) for t in range(6)]
-    np.testing.assert_allclose(b_t.grad.ravel(), expected, **EXACT)
+    np.testing.assert_allclose(b_t.grad.numpy().ravel(), expected, **EXACT)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -125,7 +125,7 @@ def test_numpy_asarray_gives_a_numeric_array_never_objects():
     array = np.asarray(t)
     assert array.dtype == np.float32 and array.shape == (2, 2)
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
-    assert np.asarray(t, copy=True) is not t.data
+    assert np.asarray(t, copy=True) is not t.array
     assert np.array([tg.tensor(1.0), tg.tensor(2.0)]).dtype == np.float32
 
 

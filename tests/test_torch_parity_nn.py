@@ -174,7 +174,7 @@ def _trajectories(make_opt, make_sched, steps=20):
     init = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
     runs = []
     for lib, sched_lib, wrap, to_numpy in [
-            (optim, optim.lr_scheduler, nn.Parameter, lambda p: p.data),
+            (optim, optim.lr_scheduler, nn.Parameter, lambda p: p.array),
             (torch.optim, torch.optim.lr_scheduler, lambda a: torch.nn.Parameter(torch.tensor(a)),
              lambda p: p.detach().numpy())]:
         ps = [wrap(a.copy()) for a in init]

@@ -29,12 +29,12 @@ class Adam(Optimizer):
 
     def update(self, i, p, group):
         wd = group["weight_decay"]
-        self.adam_step(i, p, p.grad + wd * p.data if wd else p.grad, group)
+        self.adam_step(i, p, p.grad.array + wd * p.array if wd else p.grad.array, group)
 
     def adam_step(self, i, p, g, group):
         """The moment updates and the step along m_hat / (sqrt(v_hat) + eps) for gradient g."""
         b1, b2 = group["betas"]
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         t = self.state["step"][i] = (self.state["step"][i] or 0) + 1
         m, v = self.state["m"][i], self.state["v"][i]
         m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
@@ -42,7 +42,7 @@ class Adam(Optimizer):
         self.state["m"][i], self.state["v"][i] = m, v
         step_size = group["lr"] / (1 - b1 ** t)
         denominator = xp.sqrt(v) / math.sqrt(1 - b2 ** t) + group["eps"]
-        p.data -= step_size * m / denominator
+        p.array -= step_size * m / denominator
 
 
 class AdamW(Adam):
@@ -56,5 +56,5 @@ class AdamW(Adam):
 
     def update(self, i, p, group):
         if group["weight_decay"]:
-            p.data *= 1 - group["lr"] * group["weight_decay"]
-        self.adam_step(i, p, p.grad, group)
+            p.array *= 1 - group["lr"] * group["weight_decay"]
+        self.adam_step(i, p, p.grad.array, group)

@@ -25,7 +25,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     # Each gradient's part of the norm stays a 0-d array on its device, and only
     # the total is read back: one host sync for all parameters on a GPU, not one
     # per parameter. sum() adds the parts in parameter order, as floats would.
-    grads = [p.grad.astype(numpy.float64) for p in params]
+    grads = [p.grad.array.astype(numpy.float64) for p in params]
     if norm_type == math.inf:
         peaks = [abs(g).max() for g in grads if g.size]
         total = float(get_array_module(grads[0]).stack(peaks).max()) if peaks else 0.0
@@ -39,7 +39,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for p in params:
-            p.grad = p.grad * p.grad.dtype.type(scale)
+            g = p.grad.array
+            g *= g.dtype.type(scale)  # in place, as torch's clip_grad_norm_
     return numpy.float64(total)
 
 

@@ -2,7 +2,7 @@
 
 As in PyTorch, ``param_groups`` is a list of dicts, each with its "params" and
 its hyperparameters ("lr", ...), which learning-rate schedulers change.
-Updates happen in place on ``param.data``; parameters without a gradient are
+Updates happen in place on ``param.array``; parameters without a gradient are
 skipped. ``state_dict()`` gives a flat {name: array} dict that ``tg.save`` stores
 (no pickling).
 """
@@ -91,10 +91,10 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient: None (default), or zeros with set_to_none=False."""
         for p in self.params:
-            if set_to_none or p.grad is None:
+            if set_to_none:
                 p.grad = None
-            else:
-                p.grad = backend.get_array_module(p.grad).zeros_like(p.grad)
+            elif p.grad is not None:
+                p.grad.array.fill(0)  # in place, as torch's p.grad.zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. closure: optional, re-computes and returns the loss."""

@@ -23,9 +23,9 @@ class RMSprop(Optimizer):
                 raise ValueError(f"RMSprop: {key} must be >= 0, got {group[key]}")
 
     def update(self, i, p, group):
-        xp = backend.get_array_module(p.data)
+        xp = backend.get_array_module(p.array)
         alpha, wd, momentum = group["alpha"], group["weight_decay"], group["momentum"]
-        g = p.grad + wd * p.data if wd else p.grad
+        g = p.grad.array + wd * p.array if wd else p.grad.array
         s = self.state["square_avg"][i]
         s = (1 - alpha) * g * g if s is None else alpha * s + (1 - alpha) * g * g
         self.state["square_avg"][i] = s
@@ -40,6 +40,6 @@ class RMSprop(Optimizer):
             b = self.state["momentum_buffer"][i]
             b = g / denominator if b is None else momentum * b + g / denominator
             self.state["momentum_buffer"][i] = b
-            p.data -= group["lr"] * b
+            p.array -= group["lr"] * b
         else:
-            p.data -= group["lr"] * g / denominator
+            p.array -= group["lr"] * g / denominator

@@ -25,10 +25,10 @@ class SGD(Optimizer):
 
     def update(self, i, p, group):
         momentum, wd = group["momentum"], group["weight_decay"]
-        g = p.grad + wd * p.data if wd else p.grad
+        g = p.grad.array + wd * p.array if wd else p.grad.array
         if momentum:
             v = self.state["velocity"][i]
             v = g.copy() if v is None else momentum * v + (1 - group["dampening"]) * g
             self.state["velocity"][i] = v
             g = g + momentum * v if group["nesterov"] else v
-        p.data -= group["lr"] * g
+        p.array -= group["lr"] * g
