@@ -165,6 +165,13 @@ class Div(_Elementwise):
                 sum_to(-g_over_b * a / b, b.shape) if self.needs_grad[1] else None)
 
 
+def _refuse_integer_zero(b, op):
+    """Integer // and % by zero raise, as in torch (NumPy would return 0 with a warning)."""
+    if b.dtype.kind in "iub" and (b == 0).any():
+        raise RuntimeError(f"ZeroDivisionError: integer {op} by zero (torch raises too); divide by "
+                           "non-zero values, or use floats, where x // 0 gives inf")
+
+
 class FloorDivide(_Elementwise):
     """f = floor(a / b) (Python's //);  no derivative: backward raises, as torch's does."""
 
@@ -173,6 +180,7 @@ class FloorDivide(_Elementwise):
     def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
+        _refuse_integer_zero(b, "//")
         return get_array_module(a, b).floor_divide(a, b)
 
     def backward(self, g):
@@ -188,6 +196,7 @@ class Remainder(_Elementwise):
     def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
+        _refuse_integer_zero(b, "%")
         self.a, self.b = a, b
         return get_array_module(a, b).remainder(a, b)
 
