@@ -174,6 +174,11 @@ def model_from(saved, path, device="cpu"):
     (A config claiming --hidden 10**9 beside small weights would otherwise be
     built, all of it, before load_weights could object.)
     """
+    _check_weight_count(saved, path)
+    return load_weights(build_model(saved["config"], saved["vocabulary"], device), saved["model"], path)
+
+
+def _check_weight_count(saved, path):
     config, vocab = saved["config"], saved["vocabulary"]
     expected, held = parameter_count(config, len(vocab)), sum(w.size for w in saved["model"].values())
     if expected != held:
@@ -181,7 +186,6 @@ def model_from(saved, path, device="cpu"):
             f"{path!r} is not a usable checkpoint: its config ({config['model']}, {config['layers']} x "
             f"{config['hidden']}, embedding {config['embedding']}, {len(vocab)} characters) needs "
             f"{expected:,} weights but the file holds {held:,}; it was altered")
-    return load_weights(build_model(config, vocab, device), saved["model"], path)
 
 
 def lr_factor(schedule, step, horizon):
@@ -567,6 +571,8 @@ def _train(args, lock):
     valid = data.batchify(valid_ids[: settings["valid_chars"]], min(settings["batch_size"], 16))
     inputs, targets = stream[:-1], stream[1:]
 
+    if saved:
+        _check_weight_count(saved, args.out)  # before _check_memory: the config may lie about the size
     _check_memory(settings, len(vocab))
     tg.manual_seed(settings["seed"])
     device = settings["device"]
