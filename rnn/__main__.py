@@ -10,8 +10,10 @@ is set, DEFAULT_THREADS applies.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DEFAULT_THREADS = 1  # measured: see the README's "Speed" section
@@ -51,8 +53,15 @@ def main():
             sys.stdout.flush()
             os.execve(sys.executable, command, env)
         return subprocess.call(command, env=env)
-    from .cli import main as cli_main
-    return cli_main(argv)
+    try:
+        from .cli import main as cli_main
+        return cli_main(argv)
+    finally:
+        # The work is over (saved, or refused). A Ctrl-C from here on would land in the
+        # interpreter's shutdown, joining threads, and print a traceback from the threading
+        # module (a quick double Ctrl-C did): let the process end instead.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,9 @@ def validate(checkpoint, path):
     config.setdefault("lr_schedule", "constant")  # checkpoints from before --lr-schedule
     config.setdefault("schedule_steps", config.get("steps"))
     for field, (test, what) in {**CONFIG, **{k: v for k, v in CONFIG_LATER.items() if k in config}}.items():
-        check(field in config, f"config.{field}", what, "nothing")
+        if field not in config:
+            raise CheckpointUnusable(f"{path!r} is not a usable checkpoint: its config lacks {field} "
+                                     f"({what}); it was altered, or not written by `python3 -m rnn train`")
         check(test(config[field]), f"config.{field}", what, config[field])
     vocabulary = checkpoint["vocabulary"]
     check(isinstance(vocabulary, str) and vocabulary != "" and "".join(sorted(set(vocabulary))) == vocabulary,
@@ -199,7 +201,7 @@ def _other_hint(path):
     directory, name = os.path.split(path)
     other = {LATEST: BEST, BEST: LATEST}.get(name)
     if other and os.path.isfile(os.path.join(directory, other)):
-        return (f". {other} in the same directory may be intact: sample from it with `python3 -m rnn "
+        return (f"; {other} in the same directory may be intact: sample from it with `python3 -m rnn "
                 f"sample {os.path.join(directory, other)}`, or copy it over {name} to resume from it")
     return ""
 

@@ -42,7 +42,7 @@ CRAFTED = {  # what is changed -> the field the refusal must name
                                   "needs 4,000,0"),
     "model unknown": (_set(["config", "model"], "transformer"), "config.model must be one of gru, lstm"),
     "lr infinite": (_set(["config", "lr"], float("inf")), "config.lr must be a positive finite number"),
-    "lr missing": (lambda c: c["config"].pop("lr"), "config.lr must be"),
+    "lr missing": (lambda c: c["config"].pop("lr"), "its config lacks lr (a positive finite number)"),
     "step negative": (_set(["step"], -5), "its step must be an integer from 0"),
     "step past the run": (_set(["step"], 10**6), "its step must be an integer from 0"),
     "position negative": (_set(["position"], -1), "its position must be a non-negative integer"),
@@ -261,3 +261,16 @@ def test_a_bad_probability_names_the_option_not_a_function(corpus, tmp_path, cap
     err = _one_line_error(capsys)
     assert "--dropout" in err and "expected a number in [0, 1), got 'lots'" in err
     assert "_probability" not in err
+
+
+def test_after_the_command_ends_ctrl_c_is_ignored_so_shutdown_prints_no_traceback(tmp_path, monkeypatch):
+    from rnn import __main__ as entry
+
+    monkeypatch.setenv(entry.RESTARTED, "1")  # no re-exec for the thread variables
+    monkeypatch.setattr(sys, "argv", ["rnn", "sample", str(tmp_path / "nowhere")])
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        assert entry.main() == 2
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
