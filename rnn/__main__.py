@@ -43,7 +43,25 @@ def thread_environment(argv, environ):
     return {} if all(environ.get(v) == n for v in THREAD_VARIABLES) else wanted
 
 
+def open_standard_streams():
+    """Put /dev/null on stdin, stdout or stderr where they are closed (``python3 -m rnn train >&-``).
+
+    Otherwise the first files the trainer opens (its lock, a checkpoint's
+    temporary) would get descriptors 0-2, and reports meant for the terminal
+    would be written into them.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
 def main():
+    open_standard_streams()
     argv = sys.argv[1:]
     changes = {} if os.environ.get(RESTARTED) else thread_environment(argv, os.environ)
     if changes:  # BLAS already loaded with other settings: start again with these

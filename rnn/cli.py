@@ -472,9 +472,11 @@ class _Output:
 
 def _say(text):
     """Print a last message to stderr, if anyone is still there to read it."""
+    if sys.stderr is None:  # started with stderr closed (print would fall back to stdout)
+        return
     try:
         print(text, file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):  # closed, or no stderr at all (sys.stderr is None)
+    except (OSError, ValueError):  # closed since
         pass
 
 
@@ -613,11 +615,14 @@ def _train(args, lock):
                                                      position, state, best, scheduler), best=best_too)
         last_saved = step
 
-    if args.no_progress:
-        bar = _NoBar()
-    else:
+    bar = _NoBar()
+    if not args.no_progress and sys.stderr is not None:  # None: started with stderr closed
         from tqdm import tqdm
-        bar = tqdm(total=settings["steps"], initial=step, unit="step", dynamic_ncols=True, file=sys.stderr)
+        try:
+            bar = tqdm(total=settings["steps"], initial=step, unit="step", dynamic_ncols=True,
+                       file=sys.stderr)
+        except OSError:  # stderr unusable from the start: the reports go to stdout alone
+            pass
     output = _Output(bar)
     output.write(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} "
                  f"parameters; {len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "

@@ -217,6 +217,17 @@ def test_a_closed_stdout_ends_the_run_quietly_after_saving(corpus, tmp_path):
     assert tg.load(tmp_path / "run" / "latest.npz")["step"] == 3
 
 
+def test_a_run_started_with_stdout_and_stderr_closed_trains_and_saves(corpus, tmp_path):
+    # `>&- 2>&-`: the lock and the checkpoints must not become descriptors 1 and 2 and receive the reports
+    command = [sys.executable, "-m", "rnn", "train", "--data", corpus, "--out", str(tmp_path / "run"),
+               "--hidden", "12", "--embedding", "6", "--bptt", "8", "--batch-size", "4", "--steps", "6",
+               "--eval-every", "3", "--valid-fraction", "0.2", "--threads", "1"]
+    code = subprocess.call(command, env={**os.environ, "PYTHONPATH": os.getcwd()},
+                           preexec_fn=lambda: (os.close(1), os.close(2)))
+    assert code == 0 and tg.load(tmp_path / "run" / "latest.npz")["step"] == 6
+    assert (tmp_path / "run" / ".lock").read_text().startswith("pid ")
+
+
 def test_a_closed_stdout_while_sampling_is_quiet(corpus, tmp_path):
     assert train(corpus, tmp_path / "run", "--steps", "2") == 0
     sampler = subprocess.Popen([sys.executable, "-m", "rnn", "sample", str(tmp_path / "run"), "--length",
