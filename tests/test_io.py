@@ -362,3 +362,25 @@ def test_save_refuses_or_load_returns_equal(tmp_path_factory, state):
         assert not path.exists()  # refused before writing
         return
     assert _same(state, tg.load(path))
+
+
+def test_single_bit_flips_are_refused_or_load_equal_never_anything_else(tmp_path):
+    # a fast slice of tools/bitflip_sweep.py: 300 seeded flips in a small nested checkpoint
+    state = {"model": {"w": np.arange(12, dtype=np.float32).reshape(3, 4), "b": np.ones(3)},
+             "step": 4, "config": {"name": "x", "pair": (1, 2.5)}, "text": np.array("abc")}
+    tg.save(state, tmp_path / "c.npz")
+    good = (tmp_path / "c.npz").read_bytes()
+    rng = np.random.default_rng(0)
+    outcomes = {"refused": 0, "equal": 0}
+    for bit in rng.integers(0, 8 * len(good), 300):
+        flipped = bytearray(good)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        (tmp_path / "f.npz").write_bytes(flipped)
+        try:
+            loaded = tg.load(tmp_path / "f.npz")
+        except tg.CheckpointError:
+            outcomes["refused"] += 1
+            continue
+        assert _same(state, loaded), f"bit {bit} gave a different state"
+        outcomes["equal"] += 1
+    assert outcomes["refused"] > 200  # most bytes matter; flips in unchecked zip fields (times) load equal
