@@ -72,7 +72,7 @@ def save(directory, checkpoint, best=False):
 def load(path):
     """The checkpoint dict in the file ``path``, verified and validated; CheckpointUnusable saying why not."""
     try:
-        checkpoint = tg.load(path)
+        checkpoint = tg.load(path, max_bytes=_load_limit())
     except tg.CheckpointError as err:
         raise CheckpointUnusable(f"{err}{_other_hint(path)}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
@@ -83,6 +83,16 @@ def load(path):
     validate(checkpoint, path)
     checkpoint["vocabulary"] = data.Vocabulary(checkpoint["vocabulary"])
     return checkpoint
+
+
+def _load_limit():
+    """tg.load's max_bytes for a checkpoint: this machine's memory (a larger file could not be used
+    anyway), and at least tg.load's default. A model _check_memory lets train can be resumed."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not every platform says
+        memory = 0
+    return max(tg.io.DEFAULT_MAX_BYTES, memory)
 
 
 # ------------------------------------------------------------ the schema
