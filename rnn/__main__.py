@@ -1,8 +1,8 @@
-"""python -m rnn: train and sample character-level language models (see rnn/cli.py).
+"""python3 -m rnn: train and sample character-level language models (see rnn/cli.py).
 
 ``--threads N`` sets the BLAS / OpenMP thread count (OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS, MKL_NUM_THREADS). Those are read once, when NumPy's BLAS
-loads, and ``python -m rnn`` imports the ``rnn`` package (and with it NumPy)
+loads, and ``python3 -m rnn`` imports the ``rnn`` package (and with it NumPy)
 before this file runs; so when the variables have to change, the command is
 started again with them set, before anything is imported: one extra interpreter
 start (~0.3 s). Without --threads, variables the user set are kept; when none

@@ -1,8 +1,8 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
-    python -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
+    python3 -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
                         [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
-    python -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
+    python3 -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
 Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
 Ctrl-C, SIGTERM or SIGHUP) and OUT/best.npz (the lowest validation loss so far), one
