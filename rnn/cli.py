@@ -1,7 +1,7 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
     python3 -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
-                        [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
+                         [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
     python3 -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
 Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
