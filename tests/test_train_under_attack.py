@@ -231,7 +231,7 @@ def test_a_run_started_with_stdout_and_stderr_closed_trains_and_saves(corpus, tm
 def test_a_closed_stdout_while_sampling_is_quiet(corpus, tmp_path):
     assert train(corpus, tmp_path / "run", "--steps", "2") == 0
     sampler = subprocess.Popen([sys.executable, "-m", "rnn", "sample", str(tmp_path / "run"), "--length",
-                                "200000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": os.getcwd()})
     sampler.stdout.close()
     assert sampler.wait(timeout=120) == 141 and sampler.stderr.read() == b""
