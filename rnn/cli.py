@@ -465,7 +465,11 @@ class _Output:
             if self.error is None:
                 try:
                     getattr(self.bar, method)(*args, **kwargs)
-                except (OSError, ValueError) as err:  # ValueError: "I/O operation on closed file"
+                except OSError as err:
+                    self.error = err
+                except ValueError as err:  # "I/O operation on closed file"; any other is a bug: raise it
+                    if "closed file" not in str(err):
+                        raise
                     self.error = err
         return call
 
