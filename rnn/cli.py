@@ -1,25 +1,32 @@
 """Command line: train a character-level language model, and sample from a checkpoint.
 
-    python -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
-                        [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
-    python -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
+    python3 -m rnn train [--data tinyshakespeare|PATH] [--model lstm|gru|rnn] [--hidden N] ...
+                         [--lr F] [--lr-schedule cosine|constant|step] [--resume] [--steps N]
+    python3 -m rnn sample DIR|FILE [--length N] [--temperature F] [--top-k N] [--prime TEXT] [--seed N]
 
 Training writes OUT/latest.npz (every --eval-every steps, at the end, and on
-Ctrl-C or SIGTERM) and OUT/best.npz (the lowest validation loss so far), one
+Ctrl-C, SIGTERM or SIGHUP) and OUT/best.npz (the lowest validation loss so far), one
 verified file each (rnn/checkpoint.py), so ``--resume`` continues exactly
 where the run stopped: the same weights, to the bit, as a run never stopped
 (the learning-rate schedule's position included).
-A diverging run stops before it can overwrite a good checkpoint.
+A diverging run stops before it can overwrite a good checkpoint. Every
+report is printed after the save it reports, so a closed stdout or stderr
+(``| head``, a closed terminal) never costs a checkpoint.
 
 Exit status: 0 done; 1 an error while running (out of memory, disk full);
-2 refused input (bad arguments, an unusable checkpoint or --out);
-3 the run diverged (nothing saved); 128 + N stopped by signal N, saved.
+2 refused input (bad arguments, an unusable checkpoint, --data or --out);
+3 the run diverged (nothing saved); 128 + N stopped by signal N, saved
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); 141 its output was closed (a broken
+pipe), saved.
 """
 
 import argparse
+import errno
 import hashlib
 import math
 import os
+import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -39,6 +46,7 @@ DEFAULTS = {
     "data": "tinyshakespeare", "model": "lstm", "hidden": 256, "layers": 1, "embedding": 64,
     "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 4000, "lr": 3e-3, "clip": 1.0,
     "device": "cpu", "seed": 0, "valid_fraction": 0.1, "lr_schedule": "cosine",
+    "eval_every": 500, "valid_chars": 50_000,  # saved too: a resume validates and saves as the run did
 }
 ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
 # Fixed for a run's life besides the architecture: the streams are cut for one batch size
@@ -46,11 +54,15 @@ ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "va
 # state continues from the checkpoint, so a new seed could not take effect.
 FIXED_ON_RESUME = (*ARCHITECTURE, "batch_size", "seed", "lr_schedule")
 # The learning-rate schedules of --lr-schedule; cosine and step end at LR_FLOOR x --lr (see lr_factor).
-SCHEDULES = ("constant", "cosine", "step")
+SCHEDULES = checkpoint.SCHEDULES
 LR_FLOOR = 0.1
 # A batch's loss above this many times ln(V), the loss of a uniform guess, stops the run (see _check_loss).
 BLOW_UP = 3.0
+# A weight above this in magnitude (or not finite) is a blow-up too (see _check_weights).
+MAX_WEIGHT = 1e4
+DATA_LIMIT_MIB = 128  # --max-data-mb: enwik8 (95 MiB) fits, /dev/zero-sized mistakes do not
 EXIT_DIVERGED = 3  # apart from 2 (refused input), so a sweep script can tell a blown-up run from a typo
+EXIT_OUTPUT_CLOSED = 128 + 13  # as a process killed by SIGPIPE; Python ignores the signal and gets EPIPE
 
 
 class UsageError(Exception):
@@ -76,14 +88,20 @@ def _positive(kind):
 
 
 def _probability(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
+_probability.__name__ = "probability"
+
+
 def build_parser():
-    parser = _Parser(prog="python -m rnn", description="Character-level recurrent language models.")
+    parser = _Parser(prog="python3 -m rnn", description="Character-level recurrent language models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model (or continue one with --resume)")
@@ -110,10 +128,15 @@ def build_parser():
     train.add_argument("--out", default="runs/charlm", help="checkpoint directory (default runs/charlm)")
     train.add_argument("--resume", action="store_true",
                        help="continue from the checkpoint in --out (its latest.npz)")
-    train.add_argument("--eval-every", type=_positive(int), default=500,
-                       help="validate, print a sample and save every N steps (default 500)")
-    train.add_argument("--valid-chars", type=_positive(int), default=50_000,
-                       help="validate on the first N characters of the validation split (default 50000)")
+    train.add_argument("--eval-every", type=_positive(int),
+                       help="validate, save and print a sample every N steps (default 500; --resume keeps "
+                       "the run's)")
+    train.add_argument("--valid-chars", type=_positive(int),
+                       help="validate on the first N characters of the validation split (default 50000; "
+                       "--resume keeps the run's)")
+    train.add_argument("--max-data-mb", type=_positive(int), default=DATA_LIMIT_MIB,
+                       help="refuse a --data file larger than this many MiB before reading it; training "
+                       f"needs about 20 bytes of memory per character (default {DATA_LIMIT_MIB})")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
     train.add_argument("--threads", type=_positive(int), help="BLAS threads (default 1); 1 on a busy machine")
 
@@ -143,6 +166,26 @@ def load_weights(model, state, path):
     except (KeyError, ValueError, TypeError) as err:
         raise UsageError(f"the weights in {path!r} do not fit its config: {err.args[0]}") from None
     return model
+
+
+def model_from(saved, path, device="cpu"):
+    """The model a validated checkpoint holds: sized by its config only once its weights agree on the size.
+
+    (A config claiming --hidden 10**9 beside small weights would otherwise be
+    built, all of it, before load_weights could object.)
+    """
+    _check_weight_count(saved, path)
+    return load_weights(build_model(saved["config"], saved["vocabulary"], device), saved["model"], path)
+
+
+def _check_weight_count(saved, path):
+    config, vocab = saved["config"], saved["vocabulary"]
+    expected, held = parameter_count(config, len(vocab)), sum(w.size for w in saved["model"].values())
+    if expected != held:
+        raise checkpoint.CheckpointUnusable(
+            f"{path!r} is not a usable checkpoint: its config ({config['model']}, {config['layers']} x "
+            f"{config['hidden']}, embedding {config['embedding']}, {len(vocab)} characters) needs "
+            f"{expected:,} weights but the file holds {held:,}; it was altered")
 
 
 def lr_factor(schedule, step, horizon):
@@ -195,18 +238,29 @@ def _schedule_text(settings):
 
 
 # ------------------------------------------------------- before any work starts
-def _prepare_out(out):
-    """Create --out, take its lock, prove it writable, clear temporaries of killed runs: before any work."""
+def _prepare_out(out, resume=False):
+    """Create --out, take its lock, prove it writable, clear temporaries of killed runs: before any work.
+
+    Nothing in --out is opened through a symbolic link (see checkpoint.Lock; the
+    probe, like every temporary, is a new file, O_EXCL | O_NOFOLLOW), so a link
+    planted there cannot make the trainer write outside it. --resume creates nothing.
+    """
+    if resume and not os.path.isdir(out):
+        raise UsageError(f"--resume: no checkpoint directory at {out!r}; train one first with "
+                         f"`python3 -m rnn train --out {shlex.quote(out)}`, or check --out")
     try:
         os.makedirs(out, exist_ok=True)
-        lock = checkpoint.lock(out)
+        lock = checkpoint.Lock(out)
     except OSError as err:
         raise UsageError(f"--out {out!r} cannot be used: {err.strerror}; choose another --out") from None
-    probe = os.path.join(out, f".write-test.{os.getpid()}")
+    probe = os.path.join(out, f".write-test.{secrets.token_hex(8)}.tmp")  # removed if a kill leaves it
     try:
-        with open(probe, "wb") as f:
-            f.write(b"checkpoints go here")
-        os.unlink(probe)
+        fd = os.open(probe, tg.io._NEW_FILE, 0o600)
+        try:
+            os.write(fd, b"checkpoints go here")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as err:
         lock.close()
         raise UsageError(f"--out {out!r} is not writable ({err.strerror}); checkpoints are saved there, "
@@ -264,10 +318,8 @@ def _settings(args):
     if not os.path.isfile(path):
         checkpoint.refuse_old_layout(args.out)
         path = checkpoint.find(args.out, prefer=checkpoint.LATEST)  # best.npz alone: a kill before latest
-    saved = checkpoint.load(path)
+    saved = checkpoint.load(path)  # validated: every config field present, of its type and range
     config = saved["config"]
-    config.setdefault("lr_schedule", "constant")  # checkpoints from before --lr-schedule
-    config.setdefault("schedule_steps", config["steps"])
     conflicts = [f"{_option(k)} {given[k]} (checkpoint: {config[k]})"
                  for k in FIXED_ON_RESUME if k in given and k != "data" and given[k] != config[k]]
     if conflicts:
@@ -279,10 +331,17 @@ def _settings(args):
     return settings, saved
 
 
-def _text(settings, saved):
+def _text(settings, saved, limit_mib):
     """(text, its SHA-256): on --resume it must be the very text the checkpoint was trained on."""
     try:
-        text = data.load_text(settings["data"])
+        text = data.load_text(settings["data"], max_bytes=limit_mib * 2**20)
+    except data.TextTooLarge as err:
+        raise UsageError(f"--data {settings['data']} holds {err.size / 2**20:,.1f} MiB, above --max-data-mb "
+                         f"{limit_mib}; training needs about 20 bytes of memory per character, so pass a "
+                         "larger --max-data-mb only if this machine has the memory") from None
+    except data.NotARegularFile as err:
+        raise UsageError(f"--data {settings['data']} is {err.kind}, not a regular file; give the path "
+                         "of a UTF-8 text file") from None
     except FileNotFoundError:
         if saved is None or settings["data"] != saved["config"]["data"]:
             raise
@@ -302,15 +361,15 @@ def _text(settings, saved):
 
 # -------------------------------------------------------- while training runs
 class _Diverged(Exception):
-    """The loss or the gradient norm blew up; nothing after it may be saved."""
+    """The loss, the gradient norm or the weights blew up; nothing after it may be saved."""
 
-    def __init__(self, what, value, limit=None):
+    def __init__(self, what, value, limit=None, why=""):
         super().__init__(what, value, limit)
-        self.what, self.value, self.limit = what, value, limit
+        self.what, self.value, self.limit, self.why = what, value, limit, why
 
 
 def _check_loss(loss, limit, what="loss"):
-    """Raise _Diverged if a batch's loss is not finite or above ``limit``.
+    """Raise _Diverged if a loss (a training batch's, or the validation loss) is not finite or over ``limit``.
 
     limit = BLOW_UP * ln(V). ln(V) nats per character is the loss of a model
     that knows nothing and gives every character the same probability; an
@@ -318,12 +377,30 @@ def _check_loss(loss, limit, what="loss"):
     whole batch scoring three times worse than that blind guess means the
     model is confidently wrong everywhere: its weights have blown up (too
     high a learning rate), and it rarely comes back. Healthy runs stay below
-    ln(V) after their first steps, so the rule does not stop them.
+    ln(V) after their first steps, so the rule does not stop them. The same
+    rule holds for the validation loss: it is checked after the update, so it
+    sees a blow-up that the last batch's loss (computed before it) cannot.
     """
     if not math.isfinite(loss):
         raise _Diverged(what, loss)
     if loss > limit:
-        raise _Diverged(what, loss, limit)
+        size = round(math.exp(limit / BLOW_UP))  # the vocabulary's
+        why = f"{BLOW_UP:g} x ln({size}), three times the loss of a uniform guess"
+        raise _Diverged(what, loss, limit, why)
+
+
+def _check_weights(model):
+    """Raise _Diverged if a weight is not finite or above MAX_WEIGHT in magnitude: checked before every save.
+
+    Pre-activations of that size saturate every gate, and no healthy run comes
+    near it (the trainer's own runs stay within a few units), so such weights
+    are a blow-up even where no loss has been computed since (a signal's save).
+    """
+    largest = max(p.detach().abs().max().item() for p in model.parameters())
+    if not math.isfinite(largest):
+        raise _Diverged("largest weight", largest)
+    if largest > MAX_WEIGHT:
+        raise _Diverged("largest weight", largest, MAX_WEIGHT, "no healthy run comes near it")
 
 
 class _GuardedOptimizer:
@@ -368,14 +445,71 @@ class _NoBar:
         pass
 
 
+class _Output:
+    """The progress bar (or _NoBar) behind a guard: a write that fails marks the output closed, not raising.
+
+    A reader that went away (``| head -1``, a closed terminal) makes every
+    write fail (EPIPE, EIO). The training loop sees ``closed``, saves and
+    stops; the error itself is kept in ``error``.
+    """
+
+    def __init__(self, bar):
+        self.bar, self.error = bar, None
+
+    @property
+    def closed(self):
+        return self.error is not None
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            if self.error is None:
+                try:
+                    getattr(self.bar, method)(*args, **kwargs)
+                except OSError as err:
+                    self.error = err
+                except ValueError as err:  # "I/O operation on closed file"; any other is a bug: raise it
+                    if "closed file" not in str(err):
+                        raise
+                    self.error = err
+        return call
+
+
+def _say(text):
+    """Print a last message to stderr, if anyone is still there to read it."""
+    if sys.stderr is None:  # started with stderr closed (print would fall back to stdout)
+        return
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # closed since
+        pass
+
+
+def _silence_output():
+    """Point stdout and stderr at /dev/null, so that Python's flush at exit cannot fail a second time."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # no real file behind it (e.g. pytest's capture)
+            pass
+
+
+def _resume_command(out):
+    return f"python3 -m rnn train --out {shlex.quote(out)} --resume"
+
+
 class _StopSignals:
-    """SIGINT (Ctrl-C) and SIGTERM ask the training loop to save and stop at the next step boundary.
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP ask the training loop to save and stop at the next step boundary.
 
     The handler only records the signal, so an update in progress finishes
     whole and a checkpoint never holds half-updated weights. A second signal
     raises KeyboardInterrupt at once: the user wants out now, and the last
-    checkpoint on disk (written atomically) stays as it was.
+    checkpoint on disk (written atomically) stays as it was. SIGHUP (the
+    terminal closed) is treated like SIGTERM: the work is saved.
     """
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
     def __init__(self):
         self.signum = None
@@ -389,7 +523,7 @@ class _StopSignals:
         """Install the handlers (main thread only); returns a function that puts the old ones back."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return lambda: [signal.signal(s, h) for s, h in previous.items()]
 
 
@@ -405,58 +539,65 @@ def _validate(model, model_step, valid, k):
 
 # ------------------------------------------------------------------------ train
 def train(args):
-    lock = _prepare_out(args.out)
+    lock = _prepare_out(args.out, args.resume)
     try:
-        return _train(args)
+        return _train(args, lock)
     finally:
         lock.close()
 
 
-def _train(args):
+def _restore(saved, model, optimizer, scheduler, settings, out):
+    """Put the checkpoint's optimizer, schedule and random state in place; each refusal names its part."""
+    parts = ((optimizer, "optimizer", "the optimizer state", "its model"),
+             (scheduler, "lr_scheduler", "the learning-rate schedule's state", "this schedule"))
+    for target, field, what, fit in parts:
+        if saved[field] is None:
+            continue
+        try:
+            target.load_state_dict(saved[field])
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+            raise UsageError(f"{what} in {out!r} does not fit {fit}: "
+                             f"{err.args[0] if err.args else type(err).__name__}") from None
+    if saved["lr_scheduler"] is None:  # a checkpoint from before --lr-schedule: constant, at its step
+        scheduler.last_epoch, scheduler._step_count = saved["step"], saved["step"] + 1
+    _set_lr(scheduler, settings["lr"])  # a new --lr on resume rescales the schedule from here
+    try:
+        tg.random.set_rng_state(saved["rng"])
+    except ValueError as err:
+        raise UsageError(f"the random state (rng) in {out!r} cannot be restored: {err}") from None
+
+
+def _train(args, lock):
     settings, saved = _settings(args)
-    text, digest = _text(settings, saved)
+    text, digest = _text(settings, saved, args.max_data_mb)
     vocab = saved["vocabulary"] if saved else data.Vocabulary.from_text(text)
     ids = vocab.encode(text)
     train_ids, valid_ids = data.train_valid_split(ids, settings["valid_fraction"])
     stream = data.batchify(train_ids, settings["batch_size"])
-    valid = data.batchify(valid_ids[: args.valid_chars], min(settings["batch_size"], 16))
+    valid = data.batchify(valid_ids[: settings["valid_chars"]], min(settings["batch_size"], 16))
     inputs, targets = stream[:-1], stream[1:]
 
+    if saved:
+        _check_weight_count(saved, args.out)  # before _check_memory: the config may lie about the size
     _check_memory(settings, len(vocab))
     tg.manual_seed(settings["seed"])
     device = settings["device"]
-    model = build_model(settings, vocab, device)
+    model = model_from(saved, args.out, device) if saved else build_model(settings, vocab, device)
     optimizer = tg.optim.Adam(model.parameters(), lr=settings["lr"])
+    scheduler = build_scheduler(optimizer, settings)
     step, position, state, best = 0, 0, None, None
     if saved:
-        load_weights(model, saved["model"], args.out)
-        try:
-            optimizer.load_state_dict(saved["optimizer"])
-        except (KeyError, ValueError, TypeError) as err:
-            raise UsageError(f"the optimizer state in {args.out!r} does not fit its model: {err}") from None
-    scheduler = build_scheduler(optimizer, settings)
-    if saved:
-        if saved["lr_scheduler"] is not None:
-            try:
-                scheduler.load_state_dict(saved["lr_scheduler"])
-            except (KeyError, ValueError, TypeError) as err:
-                raise UsageError(f"the learning-rate schedule's state in {args.out!r} does not fit: "
-                                 f"{err.args[0] if err.args else err}") from None
-        else:  # a checkpoint from before --lr-schedule: constant, at its step
-            scheduler.last_epoch, scheduler._step_count = saved["step"], saved["step"] + 1
-        _set_lr(scheduler, settings["lr"])  # a new --lr on resume rescales the schedule from here
+        _restore(saved, model, optimizer, scheduler, settings, args.out)
         step, position, best = saved["step"], saved["position"], saved["best_valid_loss"]
+        if position > len(inputs):
+            raise UsageError(f"the checkpoint in {args.out!r} is at position {position} of a text whose "
+                             f"training streams are {len(inputs)} steps long; it was altered")
         if saved["state"] is not None:
             carried = [tg.tensor(s, device=device) for s in saved["state"]]
             state = carried[0] if len(carried) == 1 else tuple(carried)
-        tg.random.set_rng_state(saved["rng"])
         if step >= settings["steps"]:
             raise UsageError(f"the checkpoint is already at step {step}; pass a larger --steps to go on")
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} parameters; "
-          f"{len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "
-          f"batch {settings['batch_size']} x bptt {settings['bptt']}; {_schedule_text(settings)}; "
-          + (f"resuming at step {step}" if saved else f"{settings['steps']} steps"), flush=True)
 
     def model_step(x, h):
         return model(tg.tensor(x, device=device), h)
@@ -470,23 +611,34 @@ def _train(args):
     last_saved = step if saved else None
 
     def save(best_too=False):
+        """Write this step's checkpoint, only if its weights are sound and --out is still ours."""
         nonlocal last_saved
+        _check_weights(model)
+        lock.check()
         checkpoint.save(args.out, checkpoint.payload(settings, vocab, digest, model, optimizer, step,
                                                      position, state, best, scheduler), best=best_too)
         last_saved = step
 
-    if args.no_progress:
-        bar = _NoBar()
-    else:
+    bar = _NoBar()
+    if not args.no_progress and sys.stderr is not None:  # None: started with stderr closed
         from tqdm import tqdm
-        bar = tqdm(total=settings["steps"], initial=step, unit="step", dynamic_ncols=True, file=sys.stderr)
+        try:
+            bar = tqdm(total=settings["steps"], initial=step, unit="step", dynamic_ncols=True,
+                       file=sys.stderr)
+        except OSError:  # stderr unusable from the start: the reports go to stdout alone
+            pass
+    output = _Output(bar)
+    output.write(f"{settings['model'].upper()} {settings['layers']}x{settings['hidden']}, {n_params:,} "
+                 f"parameters; {len(vocab)} characters, {len(train_ids):,} train / {len(valid_ids):,} valid; "
+                 f"batch {settings['batch_size']} x bptt {settings['bptt']}; {_schedule_text(settings)}; "
+                 + (f"resuming at step {step}" if saved else f"{settings['steps']} steps"))
     guarded = _GuardedOptimizer(optimizer, model.parameters(), settings["clip"], scheduler)
     limit = BLOW_UP * math.log(len(vocab))
     stop = _StopSignals()
     ema, n_seen, running, start, history = 0.0, 0, None, time.perf_counter(), []
     restore_signals = stop.install()
     try:
-        while step < settings["steps"] and stop.signum is None:
+        while step < settings["steps"] and stop.signum is None and not output.closed:
             if position >= len(inputs):  # a new pass over the training text
                 position, state = 0, None
             for update in tbptt(model_step, model.loss, inputs[position:], targets[position:], guarded,
@@ -495,62 +647,73 @@ def _train(args):
                 _check_loss(update.loss, limit)
                 ema, n_seen = 0.98 * ema + 0.02 * update.loss, n_seen + 1
                 running = ema / (1 - 0.98 ** n_seen)  # bias-corrected moving average
-                bar.update(1)
-                bar.set_postfix(loss=f"{running:.3f}")
-                if step % args.eval_every == 0 or step == settings["steps"]:
+                output.update(1)
+                output.set_postfix(loss=f"{running:.3f}")
+                if step % settings["eval_every"] == 0 or step == settings["steps"]:
                     valid_loss = _validate(model, model_step, valid, settings["bptt"])
-                    _check_loss(valid_loss, math.inf, "validation loss")  # overfitting may raise it honestly
+                    _check_loss(valid_loss, limit, "validation loss")
                     history.append((step, running, valid_loss))
-                    bar.write(report(valid_loss))
                     improved = best is None or valid_loss < best
                     best = valid_loss if improved else best
-                    save(best_too=improved)
-                if step >= settings["steps"] or stop.signum is not None:
+                    save(best_too=improved)  # first: the report below may meet a closed stdout
+                    output.write(report(valid_loss))
+                if step >= settings["steps"] or stop.signum is not None or output.closed:
                     break
-        if stop.signum is not None:
+        if stop.signum is not None or output.closed:
             if last_saved != step:
                 save()
-            bar.close()
+            output.close()
+            if output.closed and stop.signum is None:
+                return _output_lost(output.error, step, args.out)
             name = "Ctrl-C" if stop.signum == signal.SIGINT else signal.Signals(stop.signum).name
-            print(f"\n{name}: stopped at step {step}; checkpoint saved in {args.out} "
-                  f"(continue with: python -m rnn train --out {args.out} --resume)", file=sys.stderr)
+            _say(f"\n{name}: stopped at step {step}; checkpoint saved in {args.out} "
+                 f"(continue with: {_resume_command(args.out)})")
             return 128 + stop.signum
     except _Diverged as err:
-        bar.close()
-        message = _diverged_message(err, step, last_saved, settings, args.out, vocab)
-        print(f"error: {message}", file=sys.stderr)
+        output.close()
+        _say(f"error: {_diverged_message(err, step, last_saved, settings, args.out)}")
         return EXIT_DIVERGED
     except KeyboardInterrupt:
-        bar.close()
+        output.close()
         kept = (f"the checkpoint of step {last_saved} in {args.out} is intact (continue with: "
-                f"python -m rnn train --out {args.out} --resume)" if last_saved is not None
+                f"{_resume_command(args.out)})" if last_saved is not None
                 else "no checkpoint had been written yet")
-        print(f"\ninterrupted again: stopped at once without saving; {kept}", file=sys.stderr)
+        _say(f"\ninterrupted again: stopped at once without saving; {kept}")
         return 130
     finally:
         restore_signals()
-    bar.close()
+    output.close()
     minutes = (time.perf_counter() - start) / 60
-    print(f"done: {step} steps in {minutes:.1f} min; checkpoint in {args.out}")
+    lines = [f"done: {step} steps in {minutes:.1f} min; checkpoint in {args.out}"]
     if history:
-        print("step  train_loss  valid_loss (nats/char)")
-        for s, tr, va in history:
-            print(f"{s:>4}  {tr:>10.4f}  {va:>10.4f}")
-    print(f"sample with: python -m rnn sample {args.out}")
+        lines.append("step  train_loss  valid_loss (nats/char)")
+        lines += [f"{s:>4}  {tr:>10.4f}  {va:>10.4f}" for s, tr, va in history]
+    lines.append(f"sample with: python3 -m rnn sample {shlex.quote(args.out)} (it reads best.npz, the lowest "
+                 "validation loss, before latest.npz)")
+    print("\n".join(lines), flush=True)  # a broken pipe here: everything is saved; main ends quietly
     return 0
 
 
-def _diverged_message(err, step, last_saved, settings, out, vocab):
+def _output_lost(error, step, out):
+    """After the output closed and the work was saved: end quietly (a broken pipe), or say why (else)."""
+    if isinstance(error, BrokenPipeError) or getattr(error, "errno", None) == errno.EPIPE:
+        _silence_output()
+        return EXIT_OUTPUT_CLOSED
+    _say(f"error: writing the progress report failed ({error}); stopped at step {step}, checkpoint saved in "
+         f"{out} (continue with: {_resume_command(out)})")
+    return 1
+
+
+def _diverged_message(err, step, last_saved, settings, out):
     at = step + 1 if err.what == "gradient norm" else step  # a gradient is refused before its step counts
-    why = (f" (above {err.limit:.3g} = {BLOW_UP:g} x ln({len(vocab)}), three times the loss of a uniform "
-           "guess)" if err.limit is not None else "")
+    why = f" (above {err.limit:.3g} = {err.why})" if err.limit is not None else ""
     lr, clip = settings["lr"], settings["clip"]
     if last_saved is None:
         then = (f"no checkpoint had been written; start again with a lower --lr (now {lr:g}), "
                 f"e.g. --lr {lr / 10:g}, or a smaller --clip (now {clip:g})")
     else:
         then = (f"the last good checkpoint (step {last_saved}) in {out} is untouched; continue from it "
-                f"with a lower learning rate: python -m rnn train --out {out} --resume --lr {lr / 10:g} "
+                f"with a lower learning rate: {_resume_command(out)} --lr {lr / 10:g} "
                 f"(now {lr:g}), or a smaller --clip (now {clip:g})")
     return (f"training diverged at step {at}: the {err.what} is {err.value:.4g}{why}; nothing was saved; "
             + then)
@@ -559,11 +722,10 @@ def _diverged_message(err, step, last_saved, settings, out, vocab):
 def sample_command(args):
     path = checkpoint.find(args.dir)
     saved = checkpoint.load(path)
-    vocab = saved["vocabulary"]
-    model = load_weights(build_model(saved["config"], vocab), saved["model"], path)
-    text = sample(model, vocab, args.length, temperature=args.temperature, top_k=args.top_k,
+    model = model_from(saved, path)
+    text = sample(model, saved["vocabulary"], args.length, temperature=args.temperature, top_k=args.top_k,
                   prime=args.prime, rng=np.random.default_rng(args.seed))
-    print(text)
+    print(text, flush=True)
     return 0
 
 
@@ -572,21 +734,23 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return train(args) if args.command == "train" else sample_command(args)
     except (UsageError, checkpoint.CheckpointUnusable) as err:
-        print(f"error: {err}", file=sys.stderr)
+        _say(f"error: {err}")
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; nothing was saved", file=sys.stderr)
+        _say("\ninterrupted: stopped at once (checkpoints already on disk are intact)")
         return 130
     except MemoryError as err:
         size = f": {err}" if str(err) else ""
-        print(f"error: out of memory{size}; try a smaller --hidden, --layers, --embedding or "
-              "--batch-size", file=sys.stderr)
+        _say(f"error: out of memory{size}; try a smaller --hidden, --layers, --embedding or --batch-size")
         return 1
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): nothing more to say, to anyone
+        _silence_output()
+        return EXIT_OUTPUT_CLOSED
     except OSError as err:  # disk full, permissions: name the file, never a bare errno
         message = err.strerror or str(err) or type(err).__name__
-        print(f"error: {message}" + (f": {err.filename}" if err.filename else ""), file=sys.stderr)
+        _say(f"error: {message}" + (f": {err.filename}" if err.filename else ""))
         return 1
     except (ValueError, TypeError, KeyError, tg.CheckpointError, tg.DeviceError) as err:
         message = err.args[0] if err.args else type(err).__name__
-        print(f"error: {message}", file=sys.stderr)
+        _say(f"error: {message}")
         return 1

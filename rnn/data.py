@@ -19,6 +19,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 from importlib import resources
 
 import numpy as np
@@ -31,6 +32,26 @@ _CORPORA = {"tinyshakespeare": ("tinyshakespeare.txt.gz", TINYSHAKESPEARE_SHA256
 
 class CorpusError(ValueError):
     """A packaged corpus file is missing or does not hold the text it should."""
+
+
+class TextTooLarge(ValueError):
+    """A text file larger than the limit ``load_text`` was given (``size`` and ``limit`` in bytes)."""
+
+    def __init__(self, message, size, limit):
+        super().__init__(message)
+        self.size, self.limit = size, limit
+
+
+class NotARegularFile(ValueError):
+    """A path that is a device, FIFO or socket, where a text file was expected (``kind`` says which)."""
+
+    def __init__(self, message, kind):
+        super().__init__(message)
+        self.kind = kind
+
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"))
 
 
 # ------------------------------------------------------------------- the corpus
@@ -87,8 +108,13 @@ def _verified_text(compressed, expected_sha256, where):
     return raw.decode("utf-8")
 
 
-def load_text(name_or_path):
-    """A whole text: a packaged corpus by name ("tinyshakespeare") or a UTF-8 text file by path."""
+def load_text(name_or_path, max_bytes=None):
+    """A whole text: a packaged corpus by name ("tinyshakespeare") or a UTF-8 text file by path.
+
+    A path must be a regular file (not /dev/zero, a FIFO or a socket) of at most
+    ``max_bytes`` bytes (None: no limit); both are checked before reading,
+    raising NotARegularFile / TextTooLarge (ValueErrors).
+    """
     if isinstance(name_or_path, str) and name_or_path in _CORPORA:
         return load_corpus(name_or_path)
     path = os.fspath(name_or_path)
@@ -97,8 +123,19 @@ def load_text(name_or_path):
                                 f"({', '.join(sorted(_CORPORA))}) nor an existing file")
     if os.path.isdir(path):
         raise IsADirectoryError(f"load_text: {path!r} is a directory; give the path of a text file")
-    with open(path, "rb") as f:
-        raw = f.read()
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open: it is refused below
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)  # of what was opened, not of what the path named a moment ago
+        for test, kind in _KINDS:
+            if test(info.st_mode):
+                raise NotARegularFile(f"load_text: {path!r} is {kind}, not a regular file; give the path "
+                                      "of a text file", kind)
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise TextTooLarge(f"load_text: {path!r} holds {info.st_size:,} bytes, above the limit of "
+                               f"{max_bytes:,}", info.st_size, max_bytes)
+        raw = f.read() if max_bytes is None else f.read(max_bytes + 1)  # a file growing while read
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise TextTooLarge(f"load_text: {path!r} holds more than {max_bytes:,} bytes", len(raw), max_bytes)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -232,7 +232,7 @@ def test_a_nan_validation_loss_stops_the_run_without_saving(corpus, tmp_path, mo
 # ---------------------------------------------------------------- --out and --resume
 def test_a_second_trainer_on_the_same_out_is_refused_naming_the_holder(corpus, tmp_path, capsys):
     (tmp_path / "run").mkdir()
-    held = checkpoint.lock(str(tmp_path / "run"))
+    held = checkpoint.Lock(str(tmp_path / "run"))
     try:
         assert train(corpus, tmp_path / "run", "--steps", "2") == 2
     finally:

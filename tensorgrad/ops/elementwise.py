@@ -173,12 +173,20 @@ class Div(Elementwise, trusted=True):
         return g_over_b, (-g_over_b * self.a / self.b if self.needs_grad[1] else None)
 
 
+def _refuse_integer_zero(b, op):
+    """Integer // and % by zero raise, as in torch (NumPy would return 0 with a warning)."""
+    if b.dtype.kind in "iub" and (b == 0).any():
+        raise RuntimeError(f"ZeroDivisionError: integer {op} by zero (torch raises too); divide by "
+                           "non-zero values, or use floats, where x // 0 gives inf")
+
+
 class FloorDivide(Elementwise, trusted=True):
     """f = floor(a / b) (Python's //);  no derivative: backward raises, as torch's does."""
 
     saved_inputs = ()
 
     def compute(self, a, b):
+        _refuse_integer_zero(b, "//")
         return get_array_module(a, b).floor_divide(a, b)
 
     def gradients(self, g):
@@ -192,6 +200,7 @@ class Remainder(Elementwise, trusted=True):
     saved_inputs = (0, 1)
 
     def compute(self, a, b):
+        _refuse_integer_zero(b, "%")
         self.a, self.b = a, b
         return get_array_module(a, b).remainder(a, b)
 
