@@ -222,9 +222,10 @@ class Module:
     def to(self, device=None, dtype=None):
         """Move every parameter to ``device`` ("cpu" or "cuda") and/or cast it to a float ``dtype``,
         in place; returns self. ``to(np.float64)`` alone casts, as PyTorch's ``to(torch.float64)``."""
-        if device is not None and not isinstance(device, str):
+        if device is not None and not backend.is_device(device):
             device, dtype = None, device
         if device is not None:
+            device = backend.device_name(device)
             backend.module_for(device)
         if dtype is not None and numpy.dtype(dtype).kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
