@@ -23,6 +23,7 @@ whole. The file's permissions follow the umask like any other file's.
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -183,34 +184,60 @@ def _write_npz(f, members):
 
 
 def save(state, path):
-    """Write ``state`` (a dict; see the module docstring) to ``path`` as a verified .npz, atomically."""
+    """Write ``state`` (a dict; see the module docstring) to ``path`` as a verified .npz, atomically.
+
+    ``path`` may also be a binary file object open for writing (as torch.save accepts): the
+    archive is written into it at its position; atomicity is then the caller's (only a path can
+    be replaced whole).
+    """
     if not isinstance(state, dict):
         raise TypeError(f"save: a state is a dict of names to arrays, got {type(state).__name__}")
+    if not hasattr(path, "write"):
+        try:
+            os.fspath(path)
+        except TypeError:
+            raise TypeError(f"save: path must be a file name (str or os.PathLike) or a binary file object "
+                            f"open for writing, got {type(path).__name__}") from None
     arrays = {}
     structure = json.dumps(_encode(state, "", arrays))
     members = {**arrays, _STRUCTURE: numpy.array(structure),
                _CHECKSUM: numpy.array(_digest(structure, arrays))}
+    if hasattr(path, "write"):
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("save: the file object is open in text mode; open it with 'wb'")
+        _write_npz(path, members)
+        return
     atomic_write(path, lambda f: _write_npz(f, members))
 
 
 def load(path):
     """Read a checkpoint written by ``save``: the saved structure, arrays as NumPy arrays.
 
+    ``path`` is a file name or a binary file object open for reading (read from its position).
     Raises CheckpointError for a file that is not a readable .npz, holds
     pickled objects, or does not match the SHA-256 recorded inside it.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
-    with open(path, "rb") as f:
-        magic = f.read(6)
+    if hasattr(path, "read"):  # a file object: read it whole, then parse it as a file's bytes
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("load: the file object is open in text mode; open it with 'rb'")
+        content = path.read()
+        path = getattr(path, "name", None) or "<file object>"
+        source = io.BytesIO(content)
+        magic = content[:6]
+    else:
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        source = path
     if magic == b"\x93NUMPY":
         raise CheckpointError(f"load: {path!r} is a single .npy array, not a .npz checkpoint")
     if not magic.startswith(b"PK"):
         raise CheckpointError(f"load: {path!r} is not a readable .npz checkpoint (it is not a zip "
                               "archive); was it written by tg.save?")
     try:
-        with numpy.load(path, allow_pickle=False) as archive:
+        with numpy.load(source, allow_pickle=False) as archive:
             flat = {name: archive[name] for name in archive.files}
     except ValueError as err:
         if "allow_pickle" in str(err) or "Object arrays" in str(err):
