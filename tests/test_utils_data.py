@@ -296,3 +296,36 @@ def test_the_same_calls_raise_as_in_torch():
 def test_randperm_matches_torchs_dtype_and_shape():
     ours, theirs = tg.randperm(6), torch.randperm(6)
     assert ours.dtype == theirs.numpy().dtype and ours.shape == tuple(theirs.shape)
+
+
+# ------------------------------------------------------------------ samplers
+def test_random_sampler_draws_a_permutation_and_batch_sampler_cuts_it():
+    from tensorgrad.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+    ds = TensorDataset(*_xy(10))
+    order = list(RandomSampler(ds, generator=tg.Generator().manual_seed(0)))
+    assert sorted(order) == list(range(10))
+    batches = list(BatchSampler(SequentialSampler(ds), 4, drop_last=False))
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(BatchSampler(range(10), 4, drop_last=True)) == 2
+    draws = list(RandomSampler(ds, replacement=True, num_samples=25, generator=tg.Generator().manual_seed(0)))
+    assert len(draws) == 25 and all(0 <= i < 10 for i in draws)
+
+
+def test_loader_with_a_random_sampler_as_the_seq2seq_tutorial_builds_it():
+    from tensorgrad.utils.data import RandomSampler
+
+    ds = TensorDataset(*_xy(10))
+    loader = DataLoader(ds, sampler=RandomSampler(ds), batch_size=4)
+    assert len(loader) == 3 and sorted(sum((yb.tolist() for _, yb in loader), [])) == list(range(10))
+
+
+@with_torch
+def test_sampler_lengths_match_torch():
+    from tensorgrad.utils.data import BatchSampler, RandomSampler
+
+    for n, bs, drop in [(10, 4, False), (10, 4, True), (8, 4, True)]:
+        assert len(BatchSampler(range(n), bs, drop)) == len(torch_data.BatchSampler(range(n), bs, drop))
+        assert list(BatchSampler(range(n), bs, drop)) == list(torch_data.BatchSampler(range(n), bs, drop))
+    theirs = torch_data.RandomSampler(range(7), num_samples=12)
+    assert len(RandomSampler(range(7), num_samples=12)) == len(theirs) == len(list(theirs))

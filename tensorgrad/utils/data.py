@@ -1,5 +1,5 @@
 """Datasets and batching, as torch.utils.data: Dataset, TensorDataset, Subset, ConcatDataset,
-random_split, DataLoader and default_collate.
+random_split, the samplers (Sequential, Random, Batch), DataLoader and default_collate.
 
 A dataset is anything with ``__len__`` and ``__getitem__(i)`` returning one sample. A DataLoader
 walks the indices 0 .. N-1 (in a random order each pass with ``shuffle=True``), cuts them into
@@ -25,10 +25,12 @@ import numpy
 
 from ..functional import stack
 from ..random import Generator, randperm
+from ..random import generator as global_generator
 from ..tensor import Tensor, tensor
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "DataLoader",
-           "default_collate", "default_convert", "Generator"]
+           "default_collate", "default_convert", "Generator", "Sampler", "SequentialSampler", "RandomSampler",
+           "BatchSampler"]
 
 
 class Dataset:
@@ -141,6 +143,80 @@ def random_split(dataset, lengths, generator=None):
         subsets.append(Subset(dataset, order[offset:offset + count]))
         offset += count
     return subsets
+
+
+# ------------------------------------------------------------------ samplers
+class Sampler:
+    """Base class of index orders: iterating one gives the dataset indices of a pass."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+
+class SequentialSampler(Sampler):
+    """0, 1, ..., len(data_source) - 1."""
+
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A new random order of the indices on every pass (without replacement: a permutation; with
+    replacement=True: num_samples independent draws), from ``generator`` (None: the global stream)."""
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        self.data_source, self.replacement, self.generator = data_source, replacement, generator
+        self._num_samples = num_samples
+        if num_samples is not None and (not isinstance(num_samples, numbers.Integral) or num_samples <= 0):
+            raise ValueError(f"RandomSampler: num_samples should be a positive integer value, "
+                             f"got {num_samples!r}")
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def __iter__(self):
+        n = len(self.data_source)
+        if self.replacement:
+            rng = self.generator.rng if self.generator is not None else global_generator("cpu")
+            return iter(rng.integers(0, n, self.num_samples).tolist())
+        order = []
+        while len(order) < self.num_samples:  # num_samples > n: several permutations, as torch
+            order += randperm(n, generator=self.generator, device="cpu").tolist()
+        return iter(order[:self.num_samples])
+
+    def __len__(self):
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Lists of ``batch_size`` indices from ``sampler`` (the last one shorter unless drop_last)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"BatchSampler: batch_size should be a positive integer value, "
+                             f"got {batch_size!r}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        batch = []
+        for i in self.sampler:
+            batch.append(i)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
 # ------------------------------------------------------------------ collation
@@ -272,22 +348,14 @@ class DataLoader:
         if self.sampler is not None:
             return self.sampler
         if self.shuffle:
-            return randperm(len(self.dataset), generator=self.generator, device="cpu").tolist()
-        return range(len(self.dataset))
+            return RandomSampler(self.dataset, generator=self.generator)
+        return SequentialSampler(self.dataset)
 
     def _batches(self):
         """The lists of indices of one pass, one list per batch."""
         if self.batch_sampler is not None:
-            yield from self.batch_sampler
-            return
-        batch = []
-        for i in self._indices():
-            batch.append(i)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
-            yield batch
+            return self.batch_sampler
+        return BatchSampler(self._indices(), self.batch_size, self.drop_last)
 
     def __iter__(self):
         dataset, collate = self.dataset, self.collate_fn
