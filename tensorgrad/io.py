@@ -191,6 +191,10 @@ def save(state, path):
     be replaced whole).
     """
     if not isinstance(state, dict):
+        if hasattr(state, "state_dict"):  # torch.save(model, f) pickles the object; we never pickle
+            raise TypeError(f"save: got a {type(state).__name__} object; tensorgrad saves states, not "
+                            "objects (a checkpoint never runs code when loaded): save "
+                            "model.state_dict() and restore with model.load_state_dict(tg.load(path))")
         raise TypeError(f"save: a state is a dict of names to arrays, got {type(state).__name__}")
     if not hasattr(path, "write"):
         try:

@@ -486,3 +486,8 @@ def test_linear_on_nd_input_runs_one_matrix_product():
 def test_linear_on_3d_input_matches_torch():
     w, b, x = RNG.standard_normal((6, 4)), RNG.standard_normal(6), RNG.standard_normal((5, 3, 4))
     grads_match(F.linear, torch.nn.functional.linear, x, w, b, rtol=1e-10)
+
+
+def test_saving_a_whole_module_says_to_save_its_state_dict():
+    with pytest.raises(TypeError, match=r"save model.state_dict\(\) and restore with model.load_state_dict"):
+        tg.save(nn.Linear(2, 2), io.BytesIO())
