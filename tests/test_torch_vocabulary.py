@@ -491,3 +491,20 @@ def test_linear_on_3d_input_matches_torch():
 def test_saving_a_whole_module_says_to_save_its_state_dict():
     with pytest.raises(TypeError, match=r"save model.state_dict\(\) and restore with model.load_state_dict"):
         tg.save(nn.Linear(2, 2), io.BytesIO())
+
+
+# ------------------------------------------------------------------ on every device
+def test_new_ops_stay_on_the_tensors_device(device):
+    x = tg.tensor(RNG.standard_normal((3, 4)), device=device, requires_grad=True)
+    y = tg.einsum("ij,kj->ik", x, x) + tg.diag(x[:, :3]).sum()
+    y.sum().backward()
+    assert y.device == device and x.grad is not None
+    p = tg.tensor([0.2, 0.9], device=device, requires_grad=True)
+    F.binary_cross_entropy(p, tg.tensor([0.0, 1.0], device=device)).backward()
+    assert p.grad is not None
+    emb = nn.Embedding(4, 2, padding_idx=0).to(device)
+    emb(tg.tensor([0, 1, 0], device=device)).sum().backward()
+    assert emb.weight.device == device
+    assert tg.randperm(5, device=device).device == device
+    assert nn.Linear(4, 2).to(device)(x.reshape(3, 1, 4)).shape == (3, 1, 2)
+    assert x.new_zeros(2).device == device and x.narrow(1, 0, 2).device == device
