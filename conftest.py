@@ -7,8 +7,13 @@
   option relative to the current directory).
 - Holds each notebook to a budget of cell time (ini option ``lesson_time_budget``,
   seconds): the cell that goes over it fails, naming the notebook and its total.
+- Requires torch where the torch-comparison tests must run: with ``--require-torch``, or
+  when the environment variable CI is set (CI runs ``CI=true bash .ci/run``), a run
+  without an importable torch stops at once with how to install it, and a test skipped
+  for want of torch fails instead. Elsewhere (a student's install) they skip.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,16 +32,44 @@ _over_budget = set()
 
 def pytest_addoption(parser):
     parser.addini("lesson_time_budget", "seconds of cell time each lesson notebook may use", default="60")
+    parser.addoption("--require-torch", action="store_true",
+                     help="fail, instead of skipping, where the torch-comparison tests cannot import torch "
+                          "(on by default when the environment variable CI is set)")
+
+
+def torch_required(config):
+    """Whether a missing torch fails the run: --require-torch, or CI set in the environment."""
+    return config.getoption("--require-torch") or bool(os.environ.get("CI"))
 
 
 def pytest_configure(config):
     if hasattr(config.option, "nbval_sanitize_with") and not config.option.nbval_sanitize_with:
         config.option.nbval_sanitize_with = str(SANITIZE_FILE)
+    if torch_required(config):
+        try:
+            import torch  # noqa: F401
+        except ImportError as err:
+            why = "--require-torch" if config.getoption("--require-torch") else "CI is set"
+            raise pytest.UsageError(
+                f"torch is required here ({why}) so that the torch-comparison tests run instead of "
+                f"skipping, but it cannot be imported ({err}); install the parity extra: "
+                'python3 -m pip install -c constraints.txt -e ".[test,parity]"') from None
+
+
+def _skip_reason(report):
+    """The reason a skipped test gave (pytest keeps it as (path, line, reason))."""
+    longrepr = report.longrepr
+    return str(longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if report.skipped and torch_required(item.config) and "torch" in _skip_reason(report):
+        report.outcome = "failed"  # a torch comparison must not skip where torch is required
+        report.longrepr = (f"{item.nodeid} skipped for want of torch ({_skip_reason(report)}), but torch "
+                           "is required here (CI or --require-torch)")
+        return report
     if call.when != "call" or item.path.suffix != ".ipynb":
         return report
     budget = float(item.config.getini("lesson_time_budget"))

@@ -8,9 +8,19 @@
 
 from numpy import bool_, float16, float32, float64, int32, int64
 
-from . import cuda, functional, nn, optim
+from . import cuda, functional, nn, optim, utils
 from .autograd import Function, GraphFreedError, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import DeviceError, cuda_available, default_device, get_array_module, get_backend, set_backend
+from .backend import (
+    DeviceError,
+    cuda_available,
+    default_device,
+    device,
+    get_array_module,
+    get_backend,
+    get_default_device,
+    set_backend,
+    set_default_device,
+)
 from .creation import (
     arange,
     as_tensor,
@@ -28,8 +38,19 @@ from .creation import (
 from .functional import cat, concat, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .io import CheckpointError, load, save
+from .matrix_ops import diag, einsum
+from .new_tensors import (
+    BoolTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    empty,
+    empty_like,
+)
 from .ops import ShapeError, sum_to
-from .random import manual_seed, multinomial, rand, rand_like, randint, randn, randn_like
+from .random import Generator, manual_seed, multinomial, rand, rand_like, randint, randn, randn_like, randperm
 from .tensor import Tensor
 
 __version__ = "0.1.0"
@@ -57,14 +78,22 @@ def _function_form(name):
  exp, log, log1p, expm1, tanh, sigmoid, relu, sqrt, abs, sign, clamp, clip, maximum, minimum,  # noqa: A001
  transpose, permute, reshape, flatten, squeeze, unsqueeze, unbind, split, chunk, matmul, gather,
  softmax, log_softmax, masked_fill, tril, triu, t, sort, argsort, topk, isnan, isfinite,
- cumsum, round, floor, ceil, mm, bmm) = (  # noqa: A001
+ cumsum, round, floor, ceil, mm, bmm, narrow, equal) = (  # noqa: A001
     _function_form(name) for name in (
         "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod", "var", "std",
         "logsumexp", "norm", "exp", "log", "log1p", "expm1", "tanh", "sigmoid", "relu", "sqrt", "abs",
         "sign", "clamp", "clip", "maximum", "minimum", "transpose", "permute", "reshape", "flatten",
         "squeeze", "unsqueeze", "unbind", "split", "chunk", "matmul", "gather",
         "softmax", "log_softmax", "masked_fill", "tril", "triu", "t", "sort", "argsort", "topk",
-        "isnan", "isfinite", "cumsum", "round", "floor", "ceil", "mm", "bmm"))
+        "isnan", "isfinite", "cumsum", "round", "floor", "ceil", "mm", "bmm", "narrow", "equal"))
+
+
+def pow(input, exponent):  # noqa: A001
+    """tg.pow(x, e) is x ** e, as torch.pow: either may be a Tensor, the other a Tensor or a number."""
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError(f"pow: input or exponent must be a Tensor, got {type(input).__name__} and "
+                        f"{type(exponent).__name__}")
+    return input ** exponent
 
 __all__ = [
     "Function", "GraphFreedError", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -80,4 +109,7 @@ __all__ = [
     "unbind", "split", "chunk", "matmul", "gather", "softmax", "log_softmax", "masked_fill", "tril", "triu",
     "multinomial", "cuda", "t", "sort", "argsort", "topk", "isnan", "isfinite", "cumsum", "floor", "ceil",
     "mm", "bmm", "randint", "randn_like", "rand_like",
+    "device", "get_default_device", "set_default_device", "Generator", "randperm", "diag", "einsum",
+    "empty", "empty_like", "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor",
+    "BoolTensor", "narrow", "equal", "utils",
 ]

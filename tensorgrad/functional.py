@@ -10,7 +10,7 @@ import numbers
 
 import numpy
 
-from . import backend, ops
+from . import backend, ops, probability_losses
 from .random import generator
 from .tensor import Tensor, lift
 from .tensor_args import out_of_range, require_float
@@ -116,7 +116,10 @@ def linear(x, weight, bias=None):
         raise ValueError(f"linear: input of shape {x.shape} and weight of shape {weight.shape} do not fit; "
                          "weight is (out_features, in_features) and the input's last size must be "
                          "in_features")
-    y = x @ weight.T
+    if x.ndim > 2:  # (T, B, in): one (T*B, in) GEMM, not T batched ones (and T weight gradients summed)
+        y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+    else:
+        y = x @ weight.T
     return y if bias is None else y + bias
 
 
@@ -284,6 +287,45 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-w [y log x + (1 - y) log(1 - x)] elementwise, reduced, as torch's (logs clamped at -100).
+
+    input x: probabilities in [0, 1] (e.g. after sigmoid); target y: the same shape; weight w
+    broadcasts to x. From logits, binary_cross_entropy_with_logits is the stable form.
+    """
+    _check_tensor(input, "binary_cross_entropy", "input")
+    target = lift(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"binary_cross_entropy: using a target size {target.shape} that is different "
+                         f"to the input size {input.shape}; they must match")
+    require_float(input, "binary_cross_entropy: input must be probabilities (floats)")
+    x = input.array
+    if x.size and not bool(((x >= 0) & (x <= 1)).all()):
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
+                           "(apply sigmoid first, or use binary_cross_entropy_with_logits on logits)")
+    loss = probability_losses.BinaryCrossEntropy.apply(input, target.astype(input.dtype))
+    if weight is not None:
+        loss = loss * lift(weight, input)
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims, as torch:
+    mean and (biased) variance per example over those dims; weight and bias have normalized_shape."""
+    _check_tensor(input, "layer_norm", "input")
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    if not shape or input.shape[input.ndim - len(shape):] != shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input, whose "
+                         f"shape is {input.shape}")
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    centred = input - input.mean(dim=dims, keepdim=True)
+    variance = (centred * centred).mean(dim=dims, keepdim=True)
+    out = centred / (variance + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
 def mse_loss(input, target, reduction="mean"):
     """(input - target)^2 elementwise, reduced by ``reduction`` ("mean", "sum", "none"). Shapes must match."""
     _check_tensor(input, "mse_loss", "input")
@@ -347,8 +389,11 @@ def dropout(x, p=0.5, training=True):
     return x * _constant(scale)
 
 
-def embedding(indices, weight):
-    """Rows of ``weight`` (V, D) picked by integer ``indices`` (...) -> (..., D)."""
+def embedding(indices, weight, padding_idx=None):
+    """Rows of ``weight`` (V, D) picked by integer ``indices`` (...) -> (..., D).
+
+    padding_idx: as torch, the places that pick that row send no gradient to it.
+    """
     idx = indices.array if isinstance(indices, Tensor) else indices
     xp = backend.get_array_module(weight.array)
     idx = xp.asarray(idx)
@@ -359,7 +404,19 @@ def embedding(indices, weight):
     if bad is not None:
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings "
                          f"(indices must be in [0, {n - 1}])")
-    return ops.GetItem.apply(weight, index=idx)
+    rows = ops.GetItem.apply(weight, index=idx)
+    if padding_idx is None:
+        return rows
+    padding_idx = _padding_index(padding_idx, n)
+    # the same values, but taken from a detached copy where the index is padding_idx: no gradient
+    return where((idx == padding_idx)[..., None], rows.detach(), rows)
+
+
+def _padding_index(padding_idx, n):
+    """padding_idx checked and made non-negative (-1 is the last row), as torch's Embedding."""
+    if not isinstance(padding_idx, numbers.Integral) or not -n <= padding_idx < n:
+        raise ValueError(f"padding_idx must be an int within num_embeddings ({n}), got {padding_idx!r}")
+    return int(padding_idx) % n
 
 
 def _tensors(tensors, name):

@@ -45,6 +45,7 @@ whole. The file's permissions follow the umask like any other file's.
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -223,31 +224,59 @@ def save(state, path):
     """Write ``state`` (a dict; see the module docstring) to ``path`` as a verified .npz, atomically.
 
     Refuses (ValueError / TypeError, nothing written) a state that ``load``
-    would not return equal.
+    would not return equal. ``path`` may also be a binary file object open for
+    writing (as torch.save accepts): the archive is written into it at its
+    position; atomicity is then the caller's (only a path can be replaced whole).
     """
     if not isinstance(state, dict):
+        if hasattr(state, "state_dict"):  # torch.save(model, f) pickles the object; we never pickle
+            raise TypeError(f"save: got a {type(state).__name__} object; tensorgrad saves states, not "
+                            "objects (a checkpoint never runs code when loaded): save "
+                            "model.state_dict() and restore with model.load_state_dict(tg.load(path))")
         raise TypeError(f"save: a state is a dict of names to arrays, got {type(state).__name__}")
+    if not hasattr(path, "write"):
+        try:
+            os.fspath(path)
+        except TypeError:
+            raise TypeError(f"save: path must be a file name (str or os.PathLike) or a binary file object "
+                            f"open for writing, got {type(path).__name__}") from None
     arrays = {}
     structure = json.dumps(_encode(state, "", arrays))
     members = {**arrays, _STRUCTURE: numpy.array(structure),
                _CHECKSUM: numpy.array(_digest(structure, arrays))}
+    if hasattr(path, "write"):
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("save: the file object is open in text mode; open it with 'wb'")
+        _write_npz(path, members)
+        return
     atomic_write(path, lambda f: _write_npz(f, members))
 
 
 def load(path, *, max_bytes=DEFAULT_MAX_BYTES):
     """Read a checkpoint written by ``save``: the saved structure, arrays as NumPy arrays.
 
-    max_bytes: the most bytes the file's members may declare (the arrays
-    ``load`` would allocate), checked before anything is decompressed; raise it
-    for a larger checkpoint you trust. Raises FileNotFoundError for a missing
-    file, and CheckpointError, with one line saying what is wrong, for any file
-    that fails a check (see the module docstring).
+    ``path`` is a file name or a binary file object open for reading (read from its
+    position). max_bytes: the most bytes the file's members may declare (the
+    arrays ``load`` would allocate), checked before anything is decompressed;
+    raise it for a larger checkpoint you trust. Raises FileNotFoundError for a
+    missing file, and CheckpointError, with one line saying what is wrong, for
+    any file that fails a check (see the module docstring).
     """
+    if not (isinstance(max_bytes, int) and max_bytes > 0):
+        raise ValueError(f"load: max_bytes must be a positive int, got {max_bytes!r}")
+    if hasattr(path, "read"):  # a file object: read it (bounded), then check it as a file's bytes
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("load: the file object is open in text mode; open it with 'rb'")
+        limit = max_bytes + _FILE_OBJECT_SLACK
+        content = path.read(limit)
+        name = getattr(path, "name", None) or "<file object>"
+        if len(content) >= limit:
+            raise CheckpointError(f"load: {name!r} holds more than max_bytes={max_bytes} bytes; pass a "
+                                  "larger max_bytes for a larger checkpoint you trust")
+        return _Reader(io.BytesIO(content), name, max_bytes).state()
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
-    if not (isinstance(max_bytes, int) and max_bytes > 0):
-        raise ValueError(f"load: max_bytes must be a positive int, got {max_bytes!r}")
     try:  # O_NONBLOCK: a FIFO must not block the open; it is refused just below
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
@@ -258,6 +287,9 @@ def load(path, *, max_bytes=DEFAULT_MAX_BYTES):
                               "socket); give the path of a checkpoint file")
     with os.fdopen(fd, "rb") as f:
         return _Reader(f, path, max_bytes).state()
+
+
+_FILE_OBJECT_SLACK = 1 << 20  # zip headers and .npy headers beyond the members' declared bytes
 
 
 class _Reader:

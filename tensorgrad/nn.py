@@ -16,8 +16,8 @@ from collections import OrderedDict
 
 import numpy
 
-from . import backend, functional, init
-from .optim import clip_grad as utils  # noqa: F401  (torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_)
+from . import backend, functional, init, sequences
+from . import nn_utils as utils  # torch.nn.utils.clip_grad_norm_ is tg.nn.utils.clip_grad_norm_
 from .random import generator, uniform
 from .tensor import DEFAULT_FLOAT, Tensor
 
@@ -27,6 +27,7 @@ from .tensor import DEFAULT_FLOAT, Tensor
 # lines they are typed from.
 sys.modules[__name__ + ".functional"] = functional
 sys.modules[__name__ + ".utils"] = utils
+sys.modules[__name__ + ".utils.rnn"] = sequences
 sys.modules[__name__ + ".init"] = init
 
 _IN_RNN = {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
@@ -36,7 +37,8 @@ def __getattr__(name):
     """nn.LSTM typed from torch: say where the recurrent layers are instead of a bare AttributeError."""
     if name in _IN_RNN:
         raise AttributeError(f"tensorgrad.nn has no {name}: the recurrent layers are in the rnn package, "
-                             f"built on tensorgrad (import rnn; rnn.{name}(...), same arguments as torch.nn)")
+                             f"built on tensorgrad: `from rnn import {name}`, then {name}(...) with the "
+                             f"arguments and results of torch.nn.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -53,15 +55,22 @@ class Parameter(Tensor):
 
 
 def _hidden_members(owner, name, value):
-    """The error for a plain list/tuple/dict attribute holding Modules or Parameters, else None."""
+    """The error for a plain list/tuple/dict attribute holding Modules or Parameters that are not
+    registered elsewhere in ``owner`` (as attributes, or below them), else None. A list of layers
+    that are also attributes is a view of registered ones, which torch accepts and so do we."""
     if isinstance(value, (list, tuple)):
         items = enumerate(value)
     elif isinstance(value, dict):
         items = value.items()
     else:
         return None
+    registered = None
     for key, item in items:
         if isinstance(item, (Module, Parameter)):
+            if registered is None:
+                registered = _registered_ids(owner)
+            if id(item) in registered:
+                continue
             kind = "Module" if isinstance(item, Module) else "Parameter"
             fix = {("Module", False): "nn.ModuleList([...])", ("Module", True): "nn.ModuleDict({...})",
                    ("Parameter", False): "nn.ParameterList([...])",
@@ -71,8 +80,21 @@ def _hidden_members(owner, name, value):
                 f"{type(owner).__name__}.{name} is a plain Python {type(value).__name__} holding a "
                 f"{type(item).__name__} (at [{key!r}]). Modules and Parameters inside plain lists, "
                 "tuples and dicts are not registered, so parameters(), the optimizer, state_dict(), "
-                f"to() and train()/eval() would silently miss them. Use {fix} instead")
+                f"to() and train()/eval() would silently miss them. Use {fix} instead (or register "
+                "each one as an attribute before putting it in the list)")
     return None
+
+
+def _registered_ids(module):
+    """ids of every Module and Parameter reachable from ``module`` through attributes (no checks)."""
+    seen, stack = {id(module)}, [module]
+    while stack:
+        for value in vars(stack.pop()).values():
+            if isinstance(value, (Module, Parameter)) and id(value) not in seen:
+                seen.add(id(value))
+                if isinstance(value, Module):
+                    stack.append(value)
+    return seen
 
 
 class Module:
@@ -90,6 +112,13 @@ class Module:
         error = _hidden_members(self, name, value)
         if error is not None:
             raise error
+        buffers = self.__dict__.get("_buffers_persistent")
+        if buffers and name in buffers:
+            if isinstance(value, Parameter):  # a Parameter replaces the buffer, as in torch
+                del buffers[name]
+            elif value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__!r} as buffer {name!r} "
+                                "(a Tensor or None expected)")
         object.__setattr__(self, name, value)
 
     def __call__(self, *args, **kwargs):
@@ -125,6 +154,45 @@ class Module:
                             f"Parameter (or None), got {type(param).__name__}")
         self._check_name(name, Parameter)
         setattr(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep ``tensor`` (or None) as state that is not learned, as torch: ``self.name`` holds it,
+        ``to()`` moves it (and casts it when floating), ``state_dict()`` includes it unless
+        persistent=False, and ``parameters()`` never lists it (the optimizer leaves it alone)."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"{type(self).__name__}.register_buffer: cannot assign {type(tensor).__name__!r} "
+                            f"object to buffer {name!r} (a Tensor or None required)")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{type(self).__name__}.register_buffer: buffer name {name!r} must be a "
+                           "non-empty string without '.'")
+        buffers = self.__dict__.setdefault("_buffers_persistent", {})
+        if hasattr(self, name) and name not in buffers:
+            raise KeyError(f"{type(self).__name__}.register_buffer: attribute {name!r} already exists")
+        buffers[name] = bool(persistent)
+        object.__setattr__(self, name, tensor)
+
+    def _own_buffers(self, persistent_only=False):
+        """(name, tensor) of this module's buffers that hold a tensor, in registration order."""
+        for name, persistent in self.__dict__.get("_buffers_persistent", {}).items():
+            value = vars(self).get(name)
+            if value is not None and (persistent or not persistent_only):
+                yield name, value
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, tensor) of every buffer (see register_buffer), this module's first."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in module._own_buffers():
+                if id(value) not in seen:
+                    if remove_duplicate:
+                        seen.add(id(value))
+                    yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def buffers(self, recurse=True):
+        """Every buffer tensor once (a generator, as torch's)."""
+        for _, value in self.named_buffers(recurse=recurse):
+            yield value
 
     def _check_name(self, name, kind):
         if not isinstance(name, str):
@@ -222,9 +290,10 @@ class Module:
     def to(self, device=None, dtype=None):
         """Move every parameter to ``device`` ("cpu" or "cuda") and/or cast it to a float ``dtype``,
         in place; returns self. ``to(np.float64)`` alone casts, as PyTorch's ``to(torch.float64)``."""
-        if device is not None and not isinstance(device, str):
+        if device is not None and not backend.is_device(device):
             device, dtype = None, device
         if device is not None:
+            device = backend.device_name(device)
             backend.module_for(device)
         if dtype is not None and numpy.dtype(dtype).kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
@@ -234,6 +303,11 @@ class Module:
                 if t is not None:
                     value = t.array if device is None else backend.to_device(t.array, device)
                     t.array = value if dtype is None else value.astype(dtype, copy=False)
+        for buffer in self.buffers():  # moved too; cast only when floating, as torch does
+            array = buffer.array if device is None else backend.to_device(buffer.array, device)
+            if dtype is not None and array.dtype.kind == "f":
+                array = array.astype(dtype, copy=False)
+            buffer.array = array
         return self
 
     def double(self):
@@ -245,9 +319,21 @@ class Module:
         return self.to(dtype=numpy.float32)
 
     def state_dict(self):
-        """{name: NumPy array copy} of every parameter; a shared one appears under each of its names."""
-        return {name: backend.to_numpy(p.array).copy()
-                for name, p in self.named_parameters(remove_duplicate=False)}
+        """{name: NumPy array copy} of every parameter and persistent buffer (each module's parameters,
+        then its buffers, then its sub-modules', as torch); a shared one appears under each name."""
+        return {name: backend.to_numpy(t.array).copy() for name, t in self._state_entries().items()}
+
+    def _state_entries(self):
+        """{dotted name: Parameter or persistent buffer}, in state_dict order."""
+        entries = {}
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            dot = prefix + ("." if prefix else "")
+            for name, value in module._members():
+                if isinstance(value, Parameter):
+                    entries[dot + name] = value
+            for name, value in module._own_buffers(persistent_only=True):
+                entries[dot + name] = value
+        return entries
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays from ``state`` into the parameters of the same names.
@@ -256,7 +342,7 @@ class Module:
         strict: every parameter must be present and nothing else may be.
         Returns (missing, unexpected) name lists.
         """
-        params = dict(self.named_parameters(remove_duplicate=False))
+        params = self._state_entries()  # parameters and persistent buffers
         missing = [n for n in params if n not in state]
         unexpected = [n for n in state if n not in params]
         if strict and (missing or unexpected):
@@ -513,18 +599,47 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices (...) -> rows (..., embedding_dim). Init N(0, 1) as PyTorch."""
+    """A lookup table: integer indices (...) -> rows (..., embedding_dim). Init N(0, 1) as PyTorch.
 
-    def __init__(self, num_embeddings, embedding_dim, dtype=DEFAULT_FLOAT, device=None):
+    padding_idx: as torch, that row starts at zero and gets no gradient (a padding token's
+    vector stays what it is); -1 is the last row.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=DEFAULT_FLOAT, device=None):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:
+            padding_idx = functional._padding_index(padding_idx, num_embeddings)
+        self.padding_idx = padding_idx
         data = generator(device).standard_normal((num_embeddings, embedding_dim), dtype=numpy.dtype(dtype))
+        if padding_idx is not None:
+            data[padding_idx] = 0
         self.weight = Parameter(data, device=device)
 
     def forward(self, indices):
-        return functional.embedding(indices, self.weight)
+        return functional.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
+
+
+class LayerNorm(Module):
+    """Normalise over the last dims to mean 0, variance 1, then scale and shift (as torch.nn.LayerNorm):
+    (..., *normalized_shape) -> the same shape. weight starts at ones, bias at zeros."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=DEFAULT_FLOAT,
+                 device=None):
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        xp = backend.module_for(device)
+        self.weight = Parameter(xp.ones(shape, dtype=dtype)) if elementwise_affine else None
+        self.bias = Parameter(xp.zeros(shape, dtype=dtype)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class Dropout(Module):
@@ -597,6 +712,32 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
+class Softmax(Module):
+    """softmax along ``dim``: exp(x) / sum(exp(x)), each slice summing to 1."""
+
+    def __init__(self, dim=None):
+        self.dim = dim
+
+    def forward(self, x):
+        return functional.softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log_softmax along ``dim``: x - logsumexp(x), computed stably (pair it with NLLLoss)."""
+
+    def __init__(self, dim=None):
+        self.dim = dim
+
+    def forward(self, x):
+        return functional.log_softmax(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
 class Softplus(Module):
     """f(x) = log(1 + e^(beta x)) / beta (linear where beta x > threshold)."""
 
@@ -653,3 +794,13 @@ class BCEWithLogitsLoss(Module):
     def forward(self, input, target):
         return functional.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                            self.pos_weight)
+
+
+class BCELoss(Module):
+    """``functional.binary_cross_entropy`` as a module (input: probabilities in [0, 1])."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        self.weight, self.reduction = weight, reduction
+
+    def forward(self, input, target):
+        return functional.binary_cross_entropy(input, target, self.weight, self.reduction)

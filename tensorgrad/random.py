@@ -29,7 +29,7 @@ def manual_seed(seed):
 
 def generator(device=None):
     """The random Generator for ``device`` (default: the default device)."""
-    device = device or backend.default_device()
+    device = backend.device_name(device)  # None: the default device
     if device not in _generators:
         _generators[device] = backend.module_for(device).random.default_rng(_seed)
     return _generators[device]
@@ -166,3 +166,60 @@ def multinomial(input, num_samples, replacement=False):
         picks = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
     picks = picks.astype(numpy.int64)
     return Tensor(picks if w.ndim == 2 else picks[0], device=input.device)
+
+
+# torch.Generator's seed when none is given (torch.Generator().initial_seed()), so an unseeded
+# Generator gives the same stream every run, as torch's does.
+DEFAULT_GENERATOR_SEED = 67280421310721
+
+
+class Generator:
+    """A random stream of its own, as torch.Generator: ``g = tg.Generator().manual_seed(0)``.
+
+    Pass it as ``generator=`` to randperm, random_split or a shuffling DataLoader so their
+    order is reproducible without touching the global stream that ``manual_seed`` seeds
+    (parameter init, dropout). Same seed, same stream; the stream is NumPy's, so it is not
+    torch's (the same seed gives another permutation than in torch).
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = backend.device_name(device)
+        self.manual_seed(DEFAULT_GENERATOR_SEED)
+
+    def manual_seed(self, seed):
+        """Restart the stream from ``seed`` (a non-negative int); returns self, as torch's."""
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"Generator.manual_seed needs a non-negative int, got {seed!r}")
+        self._seed = int(seed)
+        self.rng = backend.module_for(self.device).random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        """The seed the stream last started from."""
+        return self._seed
+
+    def __repr__(self):
+        return f"Generator(device={self.device!r}, initial_seed={self._seed})"
+
+
+def _rng(generator_, device):
+    """The stream to draw from: ``generator_``'s, or the global one of ``device``."""
+    if generator_ is None:
+        return generator(device)
+    if not isinstance(generator_, Generator):
+        raise TypeError(f"generator must be a tg.Generator (or None for the global stream), "
+                        f"got {type(generator_).__name__}")
+    return generator_.rng
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """A random permutation of 0 .. n-1, int64 unless dtype says otherwise, as torch.randperm.
+
+    generator: a tg.Generator, or None for the global stream seeded by manual_seed.
+    """
+    if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be a non-negative int, got {n!r}")
+    device = backend.device_name(device) if device is not None else None
+    rng = _rng(generator, device or (generator.device if generator is not None else None))
+    perm = rng.permutation(int(n)).astype(numpy.dtype(dtype or numpy.int64))
+    return Tensor(perm, requires_grad=requires_grad, device=device)

@@ -422,7 +422,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, InPlaceMethods):
         Gradients flow back across the move and the cast.
         """
         for arg in args:
-            if isinstance(arg, str):
+            if backend.is_device(arg):  # "cuda", tg.device("cuda") or a torch.device
                 device = arg
             elif isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
@@ -430,6 +430,7 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, InPlaceMethods):
                 dtype = arg
         out = self
         if device is not None:
+            device = backend.device_name(device)
             backend.module_for(device)  # validates the name, and that a GPU is usable
             if device != self.device:
                 out = ops.ToDevice.apply(self, device=device)
@@ -471,6 +472,67 @@ class Tensor(MathMethods, ReductionMethods, ShapeMethods, InPlaceMethods):
         if dtype.kind != "f":
             return from_op(self.array.astype(dtype), None, 0)
         return ops.Cast.apply(self, dtype=dtype)
+
+    # ---- torch vocabulary added for issue 18 (vocab branch)
+    # (new_tensors and matrix_ops import this module, so they are imported where used)
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of shape ``size`` with this tensor's dtype and device (unless given), as torch."""
+        from . import new_tensors
+        return new_tensors.new_full(self, size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of shape ``size`` with this tensor's dtype and device (unless given)."""
+        from . import new_tensors
+        return new_tensors.new_full(self, size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """A tensor of shape ``size`` to be written before read (zeros here), with this dtype and device."""
+        from . import new_tensors
+        return new_tensors.new_full(self, size, 0, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` in shape ``size``, with this tensor's dtype and device (unless given)."""
+        from . import new_tensors
+        return new_tensors.new_full(self, (size,), fill_value, dtype, device, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` with this tensor's dtype and device (unless given), as torch."""
+        from . import new_tensors
+        return new_tensors.new_tensor(self, data, dtype, device, requires_grad)
+
+    def narrow(self, dim, start, length):
+        """The ``length`` elements from ``start`` along ``dim`` (a view: x.narrow(1, 2, 3) is x[:, 2:5])."""
+        dim = checked_dim(dim, self.ndim, "narrow")
+        n = self.shape[dim]
+        start = int(start)
+        if not -n <= start <= n:
+            raise IndexError(f"narrow: start out of range (expected to be in range of [{-n}, {n}], "
+                             f"but got {start})")
+        if start < 0:
+            start += n
+        if not isinstance(length, numbers.Integral) or length < 0 or start + length > n:
+            raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({n}).")
+        return self[(slice(None),) * dim + (slice(start, start + int(length)),)]
+
+    def type(self, dtype=None):
+        """With no argument, the type name ("torch.FloatTensor", as torch prints it); with a dtype,
+        a typed class (tg.LongTensor) or its name ("torch.LongTensor"), this tensor cast to it."""
+        from . import new_tensors
+        if dtype is None:
+            return new_tensors.type_name(self)
+        return new_tensors.type_cast(self, dtype)
+
+    def equal(self, other):
+        """True when ``other`` has the same shape and equal values, as torch.equal (dtypes may
+        differ: compared after promotion; NaN is not equal to itself)."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"equal: other must be a Tensor, got {type(other).__name__}")
+        return self.shape == other.shape and bool((self == other).all())
+
+    def diag(self, diagonal=0):
+        """As tg.diag: a vector's diagonal matrix, or a matrix's diagonal."""
+        from . import matrix_ops
+        return matrix_ops.diag(self, diagonal)
 
 
 from . import autograd, ops  # noqa: E402  (autograd and the ops need the helpers above to import)

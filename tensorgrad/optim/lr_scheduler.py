@@ -1,4 +1,5 @@
-"""Learning-rate schedules (PyTorch's torch.optim.lr_scheduler): StepLR, CosineAnnealingLR, LambdaLR.
+"""Learning-rate schedules (PyTorch's torch.optim.lr_scheduler): StepLR, CosineAnnealingLR, LambdaLR,
+ReduceLROnPlateau.
 
 The protocol is PyTorch's: build the scheduler after the optimizer (this sets
 each group's lr to the schedule's first value), then once per epoch (or step)
@@ -135,3 +136,72 @@ class LambdaLR(LRScheduler):
 
     def get_lr(self):
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas, strict=True)]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Divide the rate when a metric stops improving (torch's ReduceLROnPlateau): call
+    ``scheduler.step(val_loss)`` once per evaluation.
+
+    A value counts as better than the best so far when, for mode="min", it is below
+    best * (1 - threshold) (threshold_mode="rel") or best - threshold ("abs"); for "max",
+    above best * (1 + threshold) or best + threshold. After more than ``patience`` evaluations
+    without one, every group's lr becomes max(lr * factor, min_lr), then ``cooldown``
+    evaluations pass before bad ones are counted again. Changes smaller than ``eps`` are skipped.
+    """
+
+    state_keys = ("last_epoch", "_last_lr", "best", "num_bad_epochs", "cooldown_counter", "factor",
+                  "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "mode", "eps")
+
+    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                 cooldown=0, min_lr=0, eps=1e-8):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"ReduceLROnPlateau: {type(optimizer).__name__} is not an Optimizer")
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode {mode!r} is unknown; use 'min' or 'max'")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"ReduceLROnPlateau: threshold mode {threshold_mode!r} is unknown; use 'rel' "
+                             "or 'abs'")
+        n = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n:
+                raise ValueError(f"ReduceLROnPlateau: expected {n} min_lrs (one per parameter group), "
+                                 f"got {len(min_lr)}")
+            self.min_lrs = list(min_lr)
+        else:
+            self.min_lrs = [min_lr] * n
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience, self.cooldown = mode, factor, patience, cooldown
+        self.threshold, self.threshold_mode, self.eps = threshold, threshold_mode, eps
+        self.last_epoch = 0
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = self.cooldown_counter = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def is_better(self, value, best):
+        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        rel, t = self.threshold_mode == "rel", self.threshold
+        if self.mode == "min":
+            return value < (best * (1 - t) if rel else best - t)
+        return value > (best * (1 + t) if rel else best + t)
+
+    def step(self, metrics):
+        """Record one evaluation's metric (a number or a one-element tensor); lower the rates if it is
+        the (patience + 1)-th in a row without improvement."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best, self.num_bad_epochs = current, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            for group, low in zip(self.optimizer.param_groups, self.min_lrs, strict=True):
+                new = max(group["lr"] * self.factor, low)
+                if group["lr"] - new > self.eps:
+                    group["lr"] = new
+            self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
