@@ -549,16 +549,15 @@ def unsupported_blas_kernel(coretype):
     return None
 
 
-def nbval_under(coretype, paths, timeout=None):
-    """Run nbval (pytest, this repository's settings) on notebooks ``paths`` with OpenBLAS's
-    ``coretype`` kernel, in a subprocess; returns (exit code, ["NN_topic.ipynb::Cell 8", ...] that
-    failed, the last line pytest printed)."""
+def nbval_under(coretype, paths, timeout=None, root=ROOT):
+    """Run nbval (pytest, with the settings of repository ``root``) on notebooks ``paths`` with
+    OpenBLAS's ``coretype`` kernel, in a subprocess; returns (exit code, ["NN_topic.ipynb::Cell 8",
+    ...] that failed, the last line pytest printed)."""
     import subprocess
 
     env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
-    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "-p", "no:randomly",
-               *map(str, paths)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *map(str, paths)]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
     failed = [line.split(maxsplit=1)[1].split(" - ")[0].rsplit("/", 1)[-1]
               for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
     last = next((line for line in reversed(done.stdout.splitlines()) if line.strip()), "")
