@@ -378,3 +378,22 @@ def test_requirements_come_from_imports_and_an_import_in_a_block_is_optional():
     assert [r.name for r in optional] == ["CuPy"]
     assert needs[2].command == "pip install scipy"
 
+
+
+def _png_header(width, height):
+    """The first bytes of a PNG of that size: enough for the builder, which reads the IHDR chunk."""
+    return PNG_MAGIC + b"\x00\x00\x00\x0dIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+
+
+def test_a_row_of_panels_is_marked_wide_and_a_single_plot_is_not(tmp_path):
+    # On a phone a wide figure is shown at twice the column's width in a box that scrolls (style.css).
+    import base64
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson 00: figures"),
+                                         nbformat.v4.new_code_cell("plot()", execution_count=1)])
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        "image/png": base64.b64encode(_png_header(w, h)).decode(), "text/plain": "<Figure>"})
+        for w, h in [(1500, 380), (640, 480)]]
+    nbformat.write(nb, tmp_path / "00_figures.ipynb")
+    lesson = website.render_lesson(tmp_path / "00_figures.ipynb")
+    assert [out.wide for out in lesson.cells[1].outputs] == [True, False]

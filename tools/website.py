@@ -43,6 +43,7 @@ import base64
 import importlib
 import re
 import shutil
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ STATIC_FILES = ("style.css",)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NUMBERED_SECTION = re.compile(r"^\d+\.\s+")
 PYGMENTS_STYLE = "default"
+# On a phone a figure this much wider than tall (a row of panels) is shown at twice the column's
+# width, in a box that scrolls sideways: squeezed into 360 px its labels would be unreadable.
+WIDE_FIGURE = 2.5
 
 
 class SiteError(Exception):
@@ -89,6 +93,7 @@ class Output:
     kind: str
     text: str = ""
     name: str = ""  # stream name (stdout/stderr), or the figure's file name for an image
+    wide: bool = False  # a figure more than WIDE_FIGURE times as wide as tall (several panels)
 
 
 @dataclass
@@ -225,8 +230,10 @@ def _outputs(cell, slug, index, figures):
             data = out.get("data", {})
             if "image/png" in data:
                 name = f"{slug}-cell{index:02d}-{k}.png"
-                figures[name] = base64.b64decode(data["image/png"])
-                shown.append(Output("image", data.get("text/plain", "figure"), name))
+                png = figures[name] = base64.b64decode(data["image/png"])
+                width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk, right after the signature
+                shown.append(Output("image", data.get("text/plain", "figure"), name,
+                                    wide=width > WIDE_FIGURE * height))
             elif "text/plain" in data:
                 shown.append(Output("text", data["text/plain"]))
     return shown
