@@ -42,6 +42,7 @@ def nbgrader_python():
     return first[2:].strip() if first.startswith("#!") else sys.executable
 
 
+@pytest.mark.timeout(1200)  # nbgrader's generate and autograde take a few minutes on a busy machine
 def test_nbgrader_autograde_gives_the_same_scores_as_the_grade_command(tmp_path):
     course = tmp_path / "course"
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(NBGRADER).parent), os.environ.get("PATH", "")]))

@@ -39,6 +39,7 @@ def nbval_run(request):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the first lesson of each kernel waits for the whole nbval run (minutes)
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_prints_the_same_under_another_blas_kernel(nbval_run, path):
     kernel, failed, _ = nbval_run
