@@ -100,6 +100,17 @@ def test_release_command_writes_nbgrader_source_folders(tmp_path):
         assert "### BEGIN SOLUTION" in "".join(c.source for c in released.cells)
 
 
+def test_grade_command_refuses_a_missing_notebook_and_a_bad_timeout(tmp_path):
+    tool_path = str(ROOT / "tools" / "lessons.py")
+    done = subprocess.run([sys.executable, tool_path, "grade", str(tmp_path / "nope.ipynb")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "no such notebook" in done.stderr and "nope.ipynb" in done.stderr
+    nbformat.write(tiny_lesson(), tmp_path / "00_tiny.ipynb")
+    command = [sys.executable, tool_path, "grade", "--timeout", "0", str(tmp_path / "00_tiny.ipynb")]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode != 0 and "--timeout must be a positive number" in done.stderr
+
+
 def test_points_default_to_one():
     assert tool.points(_check_cell("pass", "c")) == 1
     assert tool.points(_check_cell("pass", "c", points=2.5)) == 2.5

@@ -258,7 +258,7 @@ def test_student_command_writes_every_lesson(tmp_path):
         nbformat.validate(nb)
         for cell in code_cells(nb):
             assert cell.outputs == [] and cell.execution_count is None
-            assert "SOLUTION" not in cell.source
+            assert "SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
 
 
 @by_name

@@ -176,7 +176,8 @@ def run_in_sandbox(nb, timeout):
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="grade-") as root:
+    # ignore_cleanup_errors: whatever a submission leaves in its sandbox cannot stop the grading.
+    with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as root:
         env, work = _make_sandbox(Path(root))
         client = NotebookClient(
             nb, km=lessons_tool._current_env_kernel_manager(), allow_errors=True, record_timing=False,

@@ -596,6 +596,11 @@ def main(argv=None):
     if args.command == "grade":
         import grading  # tools/grading.py, beside this file
 
+        missing = [str(p) for p in args.submissions if not p.is_file()]
+        if missing:
+            raise SystemExit(f"no such notebook: {', '.join(missing)}")
+        if args.timeout <= 0:
+            raise SystemExit(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
         grading.grade_all(args.submissions, args.out, args.timeout)
         print(f"wrote {args.out / 'gradebook.csv'}, gradebook.json and feedback/")
         return 0
