@@ -115,7 +115,8 @@ def test_every_lesson_has_a_page_and_a_row_in_the_index(student_site):
     for path in LESSONS:
         assert (out / f"{path.stem}.html").is_file(), f"no page for {path.name}"
         assert f"{path.stem}.html" in linked, f"the index does not link to {path.stem}.html"
-    assert {p.name for p in pages(out)} == {"index.html"} | {f"{p.stem}.html" for p in LESSONS}
+    assert {p.name for p in pages(out)} == ({"index.html", website.GETTING_STARTED}
+                                            | {f"{p.stem}.html" for p in LESSONS})
 
 
 @by_lesson
@@ -340,3 +341,59 @@ def test_a_lesson_without_a_title_is_an_error(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(website.SiteError, match="00_test.ipynb: no title"):
         website.build_site(tmp_path / "site", [path])
+
+
+# ------------------------------------------------------------------ the course's home
+
+
+def test_getting_started_says_how_to_install_get_notebooks_and_how_grading_works(student_site):
+    out, _ = student_site
+    text = " ".join(Page(out / website.GETTING_STARTED).text.split())
+    for needed in ('pip install -e ".[lessons]"', "git clone", "python3 tools/lessons.py student",
+                   "build/student", "OK", "NotImplementedError", "python3 tools/lessons.py grade", "points"):
+        assert needed in text, f"Getting started does not say {needed!r}"
+
+
+def test_every_page_links_to_getting_started(student_site):
+    out, _ = student_site
+    for page in pages(out):
+        links = {unquote(urlsplit(url).path) for tag, url in Page(page).refs if tag == "a"}
+        assert website.GETTING_STARTED in links, f"{page.name} has no link to Getting started"
+
+
+@by_lesson
+def test_lesson_page_says_what_it_needs_installed(student_site, path):
+    out, _ = student_site
+    text = " ".join(Page(out / f"{path.stem}.html").text.split())
+    assert "This lesson needs tensorgrad" in text and 'pip install -e ".[lessons]"' in text
+
+
+def test_requirements_come_from_imports_and_an_import_in_a_block_is_optional():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os\nimport numpy as np\nfrom tensorgrad import nn"),
+        nbformat.v4.new_code_cell("if GPU:\n    import cupy\nimport scipy.signal"),
+        nbformat.v4.new_markdown_cell("import matplotlib  (prose, not code)")])
+    needs, optional = website.lesson_requirements(nb)
+    assert [r.name for r in needs] == ["tensorgrad", "NumPy", "scipy"]
+    assert [r.name for r in optional] == ["CuPy"]
+    assert needs[2].command == "pip install scipy"
+
+
+
+def _png_header(width, height):
+    """The first bytes of a PNG of that size: enough for the builder, which reads the IHDR chunk."""
+    return PNG_MAGIC + b"\x00\x00\x00\x0dIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+
+
+def test_a_row_of_panels_is_marked_wide_and_a_single_plot_is_not(tmp_path):
+    # On a phone a wide figure is shown at twice the column's width in a box that scrolls (style.css).
+    import base64
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lesson 00: figures"),
+                                         nbformat.v4.new_code_cell("plot()", execution_count=1)])
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        "image/png": base64.b64encode(_png_header(w, h)).decode(), "text/plain": "<Figure>"})
+        for w, h in [(1500, 380), (640, 480)]]
+    nbformat.write(nb, tmp_path / "00_figures.ipynb")
+    lesson = website.render_lesson(tmp_path / "00_figures.ipynb")
+    assert [out.wide for out in lesson.cells[1].outputs] == [True, False]

@@ -1,8 +1,11 @@
-"""Lesson notebooks: re-run them to refresh their stored outputs, and write student versions.
+"""Lesson notebooks: refresh their stored outputs, write student and nbgrader versions, grade.
 
     python3 tools/lessons.py regenerate [NOTEBOOK ...]      re-execute lessons in place (all by default)
-    python3 tools/lessons.py student [--out DIR] [NOTEBOOK ...]   solutions stripped, outputs cleared
+    python3 tools/lessons.py portable [NOTEBOOK ...]        nbval under other OpenBLAS kernels
+    python3 tools/lessons.py student [--out DIR] [NOTEBOOK ...]   solutions and hidden tests stripped
+    python3 tools/lessons.py release [--out DIR] [NOTEBOOK ...]   nbgrader source notebooks
     python3 tools/lessons.py wrong-answers [-v] [NOTEBOOK ...]    each check rejects its known-wrong answers
+    python3 tools/lessons.py grade [--out DIR] [--timeout S] SUBMISSION.ipynb ...   gradebook and feedback
 
 ``lessons/NN_topic.ipynb`` is the solution version, committed with outputs that
 nbval compares on every test run. Exercises follow nbgrader's conventions: the
@@ -18,8 +21,17 @@ each ``source`` a replacement for the marked region written at indentation 0.
 ``wrong-answers`` runs a lesson in one kernel and, at each exercise, puts the
 stub, then every wrong answer, then the real solution in the marked region,
 each followed by the exercise's check cell: the check must fail on the stub and
-on every wrong answer, and pass on the solution. The student version drops the
-list.
+on every wrong answer, and pass on the solution (hidden tests included). The
+student version drops the list.
+
+A check cell may hold instructor-only lines between ``### BEGIN HIDDEN TESTS``
+and ``### END HIDDEN TESTS`` (nbgrader's markers): the student version leaves
+them out (as nbgrader's ClearHiddenTests does); ``wrong-answers`` and ``grade``
+run them. Each check cell's ``nbgrader.points`` is its weight (default 1).
+``release`` writes the nbgrader *source* notebooks (``source/NN_topic/``), with
+the ``wrong_answers`` lists removed and hidden tests kept for nbgrader to strip.
+``grade`` (tools/grading.py) runs each submission with the instructor's check
+cells in a fresh kernel and sandbox, and writes a gradebook and feedback.
 
 All commands pin the same environment as the test run (see PINNED_ENV and the
 root conftest.py) and run the kernel on this interpreter, as
@@ -40,6 +52,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 STUDENT_DIR = ROOT / "build" / "student"
+RELEASE_DIR = ROOT / "build" / "release"  # nbgrader source notebooks
 
 # Same seeds and thread counts every run, so printed numbers repeat exactly.
 PINNED_ENV = {
@@ -56,6 +69,8 @@ CELL_TIMEOUT_S = 120
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = ["YOUR ANSWER HERE"]
+# nbgrader's ClearHiddenTests delimiters: instructor-only lines of a check cell, run when grading.
+BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 CHECK_TAG = "exercise-check"
 WRONG_ANSWERS = "wrong_answers"  # cell metadata key: the known-wrong answers of an exercise
 MIN_WRONG_ANSWERS = 3
@@ -137,27 +152,42 @@ def regenerate(path):
     return seconds
 
 
+def _replace_region(source, begin, end, stub):
+    """``source`` with each ``begin``...``end`` marker region replaced by ``stub`` lines at its indentation.
+
+    Returns (new source, whether a region was found). The marker lines go with
+    the region, as in nbgrader's ClearSolutions and ClearHiddenTests.
+    """
+    lines, inside, replaced = [], False, False
+    for line in source.split("\n"):
+        if begin in line:
+            if inside:
+                raise ValueError(f"nested {begin} markers")
+            inside = replaced = True
+            indent = re.match(r"\s*", line).group(0)
+            lines.extend(indent + s if s.strip() else s for s in stub)
+        elif end in line:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    if inside:
+        raise ValueError(f"{begin} without a matching {end}")
+    return "\n".join(lines), replaced
+
+
 def _replace_solution_region(source, stub):
     """``source`` with each BEGIN/END SOLUTION region replaced by ``stub`` lines at its indentation.
 
     Returns (new source, whether a region was found). Mirrors nbgrader's
     ClearSolutions._replace_solution_region, errors included.
     """
-    lines, in_solution, replaced = [], False, False
-    for line in source.split("\n"):
-        if BEGIN_SOLUTION in line:
-            if in_solution:
-                raise ValueError("nested BEGIN SOLUTION markers")
-            in_solution = replaced = True
-            indent = re.match(r"\s*", line).group(0)
-            lines.extend(indent + s if s.strip() else s for s in stub)
-        elif END_SOLUTION in line:
-            in_solution = False
-        elif not in_solution:
-            lines.append(line)
-    if in_solution:
-        raise ValueError("BEGIN SOLUTION without a matching END SOLUTION")
-    return "\n".join(lines), replaced
+    return _replace_region(source, BEGIN_SOLUTION, END_SOLUTION, stub)
+
+
+def remove_hidden_tests(source):
+    """``source`` without its BEGIN/END HIDDEN TESTS regions (markers included), as nbgrader's
+    ClearHiddenTests leaves a check cell; returns (new source, whether a region was found)."""
+    return _replace_region(source, BEGIN_HIDDEN_TESTS, END_HIDDEN_TESTS, [])
 
 
 def is_solution_cell(cell):
@@ -168,9 +198,35 @@ def is_check_cell(cell):
     return CHECK_TAG in cell.metadata.get("tags", [])
 
 
-def student_version(nb):
-    """A copy of solution notebook ``nb`` as students get it: solutions replaced, outputs cleared."""
+def grade_id(cell):
+    """The cell's nbgrader ``grade_id``, or None for a cell nbgrader does not know."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def points(cell):
+    """What a check cell is worth: its ``nbgrader.points`` (lesson authors weigh by difficulty), else 1."""
+    return float(cell.metadata.get("nbgrader", {}).get("points", 1))
+
+
+def release_version(nb):
+    """A copy of solution notebook ``nb`` as an nbgrader *source* notebook: every ``wrong_answers``
+    list removed (nbgrader keeps cell metadata in what it releases), solutions, hidden tests and
+    outputs kept for nbgrader's generate_assignment to strip."""
     nb = copy.deepcopy(nb)
+    for i, cell in enumerate(nb.cells):
+        _, hidden = remove_hidden_tests(cell.source)  # checks the markers pair up
+        if hidden and not is_check_cell(cell):
+            raise ValueError(f"cell {i} has HIDDEN TESTS markers but is not a check cell "
+                             f"(tagged '{CHECK_TAG}'); hidden tests belong in a check cell")
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop(WRONG_ANSWERS, None)  # the list of wrong answers would give the answer away
+    return nb
+
+
+def student_version(nb):
+    """A copy of solution notebook ``nb`` as students get it: solutions replaced, hidden tests
+    removed, outputs cleared, no ``wrong_answers``."""
+    nb = release_version(nb)
     for i, cell in enumerate(nb.cells):
         stub = CODE_STUB if cell.cell_type == "code" else TEXT_STUB
         source, replaced = _replace_solution_region(cell.source, stub)
@@ -179,9 +235,7 @@ def student_version(nb):
                              '(metadata: {"nbgrader": {"solution": true, ...}})')
         if is_solution_cell(cell) and not replaced:  # nbgrader: a whole-cell answer
             source = "\n".join(stub)
-        cell.source = source
-        cell.metadata.pop("execution", None)
-        cell.metadata.pop(WRONG_ANSWERS, None)  # the list of wrong answers would give the answer away
+        cell.source, _ = remove_hidden_tests(source)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -196,6 +250,20 @@ def write_student_versions(paths, out):
         nb = student_version(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         target = out / path.name
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
+
+
+def write_release_versions(paths, out):
+    """nbgrader's course layout in folder ``out``: ``source/NN_topic/NN_topic.ipynb`` per lesson
+    (one assignment each, see release_version); returns the new paths."""
+    written = []
+    for path in paths:
+        nb = release_version(nbformat.read(path, as_version=4))
+        nbformat.validate(nb)
+        target = out / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
         written.append(target)
     return written
@@ -433,21 +501,109 @@ def print_wrong_answer_report(report, verbose=False, file=sys.stdout):
         print(f"  PROBLEM {line}", file=file)
 
 
+PORTABILITY_RULE = """\
+Stored outputs must not depend on the CPU, the BLAS kernel or the thread count: nbval compares
+them on every machine, and another CPU picks other OpenBLAS kernels, which round matrix products
+differently. Print what is robust (diverged or not, which model wins, an order of magnitude, values
+rounded so that they survive a change of kernel); use float64 where that makes a number stable; and
+assert the exact claim in the cell, with a tolerance. Check with:
+    python3 tools/lessons.py portable [NOTEBOOK ...]   (nbval under OPENBLAS_CORETYPE=Haswell, Sandybridge)"""
+
+# OpenBLAS kernels that every x86-64 CPU with AVX2 can run (OPENBLAS_CORETYPE); tests/test_portability.py
+# and the ``portable`` command run nbval under each.
+OTHER_BLAS_KERNELS = ("Haswell", "Sandybridge")
+
+
+def blas_kernel_in_use(coretype=None):
+    """The OpenBLAS kernel numpy loads (with ``OPENBLAS_CORETYPE=coretype``), e.g. "Haswell", or None
+    when numpy's BLAS is not an OpenBLAS that says which kernel it chose."""
+    import subprocess
+
+    env = dict(os.environ, OPENBLAS_VERBOSE="2")
+    env.pop("OPENBLAS_CORETYPE", None)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    done = subprocess.run([sys.executable, "-c", "import numpy"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    match = re.search(r"Core: (\w+)", done.stdout + done.stderr)
+    return match.group(1) if match else None
+
+
+def unsupported_blas_kernel(coretype):
+    """Why ``OPENBLAS_CORETYPE=coretype`` cannot be tried on this machine, or None when it can."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"OPENBLAS_CORETYPE={coretype} needs an x86-64 CPU, this is {platform.machine()}"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "no /proc/cpuinfo to tell whether the CPU has AVX2"
+    if not re.search(r"^flags\s*:.*\bavx2\b", flags, re.MULTILINE):
+        return "the CPU has no AVX2, so OpenBLAS cannot run every x86-64 kernel"
+    used = blas_kernel_in_use(coretype)
+    if used is None:
+        return "numpy's BLAS is not an OpenBLAS that reports its kernel (OPENBLAS_VERBOSE=2)"
+    if used.lower() != coretype.lower():
+        return f"OpenBLAS ignored OPENBLAS_CORETYPE={coretype} and chose {used}"
+    return None
+
+
+def nbval_under(coretype, paths, timeout=None, root=ROOT):
+    """Run nbval (pytest, with the settings of repository ``root``) on notebooks ``paths`` with
+    OpenBLAS's ``coretype`` kernel, in a subprocess; returns (exit code, ["NN_topic.ipynb::Cell 8",
+    ...] that failed, the last line pytest printed)."""
+    import subprocess
+
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *map(str, paths)]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    failed = [line.split(maxsplit=1)[1].split(" - ")[0].rsplit("/", 1)[-1]
+              for line in done.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    last = next((line for line in reversed(done.stdout.splitlines()) if line.strip()), "")
+    return done.returncode, failed, last
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     regen = commands.add_parser("regenerate", help="re-run lessons and store their outputs in place")
     regen.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
+    portable = commands.add_parser("portable", help="run nbval on lessons under other OpenBLAS kernels")
+    portable.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
+    portable.add_argument("--kernels", nargs="+", default=list(OTHER_BLAS_KERNELS),
+                          help=f"OPENBLAS_CORETYPE values (default: {' '.join(OTHER_BLAS_KERNELS)})")
     student = commands.add_parser("student", help="write student versions (solutions stripped)")
     student.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
     student.add_argument("--out", type=Path, default=STUDENT_DIR,
                          help=f"output folder (default: {STUDENT_DIR.relative_to(ROOT)})")
+    release = commands.add_parser("release", help="write nbgrader source notebooks (no wrong_answers lists)")
+    release.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
+    release.add_argument("--out", type=Path, default=RELEASE_DIR,
+                         help=f"nbgrader course folder (default: {RELEASE_DIR.relative_to(ROOT)})")
     wrong = commands.add_parser("wrong-answers",
                                 help="check every exercise rejects its stub and known-wrong answers")
     wrong.add_argument("notebooks", nargs="*", help="lesson notebooks (default: all)")
     wrong.add_argument("-v", "--verbose", action="store_true", help="also list how each mistake was caught")
+    grade = commands.add_parser("grade", help="grade submitted notebooks: gradebook and feedback")
+    grade.add_argument("submissions", nargs="+", type=Path, help="students' notebooks (.ipynb)")
+    grade.add_argument("--out", type=Path, default=ROOT / "build" / "grades",
+                       help="folder for gradebook.csv, gradebook.json and feedback/ (default: build/grades)")
+    grade.add_argument("--timeout", type=float, default=300,
+                       help="seconds each notebook may run in all (default: 300)")
     args = parser.parse_args(argv)
 
+    if args.command == "grade":
+        import grading  # tools/grading.py, beside this file
+
+        missing = [str(p) for p in args.submissions if not p.is_file()]
+        if missing:
+            raise SystemExit(f"no such notebook: {', '.join(missing)}")
+        if args.timeout <= 0:
+            raise SystemExit(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+        grading.grade_all(args.submissions, args.out, args.timeout)
+        print(f"wrote {args.out / 'gradebook.csv'}, gradebook.json and feedback/")
+        return 0
     paths = lesson_paths(args.notebooks)
     if args.command == "wrong-answers":
         failed = False
@@ -456,11 +612,30 @@ def main(argv=None):
             print_wrong_answer_report(report, verbose=args.verbose)
             failed = failed or bool(report.all_problems())
         return 1 if failed else 0
+    if args.command == "portable":
+        failed = False
+        for coretype in args.kernels:
+            reason = unsupported_blas_kernel(coretype)
+            if reason:
+                print(f"OPENBLAS_CORETYPE={coretype}: skipped: {reason}")
+                continue
+            code, cells, last = nbval_under(coretype, paths)
+            print(f"OPENBLAS_CORETYPE={coretype}: {last}")
+            for cell in cells:
+                print(f"  FAILED {cell}")
+            failed = failed or code != 0
+        if failed:
+            print("\n" + PORTABILITY_RULE)
+        return 1 if failed else 0
     if args.command == "regenerate":
+        print(PORTABILITY_RULE + "\n")
         for path in paths:
             seconds = regenerate(path)
             print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
                   f"regenerated in {seconds:.1f} s")
+    elif args.command == "release":
+        for target in write_release_versions(paths, args.out):
+            print(f"wrote {target}")
     else:
         for target in write_student_versions(paths, args.out):
             print(f"wrote {target}")

@@ -10,6 +10,16 @@ with its numbered sections and exercises; each lesson page links to the previous
 and next one and to its student notebook, which the builder writes into the site
 with tools/lessons.py's ``student_version``.
 
+A "Getting started" page (``getting-started.html``) says how to install the
+package from a clone, get the student notebooks, and how the checks and grading
+work; each lesson page says what it needs installed (from its imports: a
+module imported at the top level of a cell is required, one imported inside a
+block, such as lesson 07's ``import cupy`` under ``if GPU_TIMINGS:``, optional).
+
+The pages read on a phone (390 px wide) without the page scrolling sideways:
+tables, code, printed logs and display math scroll inside their own boxes, and
+figures shrink to the column's width (each links to its full-size PNG).
+
 The index has no column of cell time: the notebooks store no timing (they are
 regenerated with record_timing=False so that they stay diff-stable), and a
 committed timing file would depend on the machine and go stale with each edit;
@@ -33,6 +43,7 @@ import base64
 import importlib
 import re
 import shutil
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
@@ -57,11 +68,15 @@ ROOT = lessons_tool.ROOT
 SITE_DIR = ROOT / "build" / "site"
 INSTRUCTOR_SITE_DIR = ROOT / "build" / "site-instructor"
 TEMPLATES = TOOLS / "website_templates"
+GETTING_STARTED = "getting-started.html"
 MARKER = ".lessons-site"  # a folder holding this file was written by this builder and may be replaced
 STATIC_FILES = ("style.css",)
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NUMBERED_SECTION = re.compile(r"^\d+\.\s+")
 PYGMENTS_STYLE = "default"
+# On a phone a figure this much wider than tall (a row of panels) is shown at twice the column's
+# width, in a box that scrolls sideways: squeezed into 360 px its labels would be unreadable.
+WIDE_FIGURE = 2.5
 
 
 class SiteError(Exception):
@@ -78,6 +93,7 @@ class Output:
     kind: str
     text: str = ""
     name: str = ""  # stream name (stdout/stderr), or the figure's file name for an image
+    wide: bool = False  # a figure more than WIDE_FIGURE times as wide as tall (several panels)
 
 
 @dataclass
@@ -99,6 +115,8 @@ class Lesson:
     exercises: list  # the exercises' nbgrader grade_ids, in order
     cells: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)  # figure file name -> PNG bytes
+    needs: list = field(default_factory=list)  # Requirements the lesson imports unconditionally
+    optional: list = field(default_factory=list)  # Requirements imported only inside a block
 
     @property
     def slug(self):
@@ -115,6 +133,53 @@ class Lesson:
     @property
     def solution_notebook(self):
         return f"notebooks/solutions/{self.path.name}"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a lesson imports, as a reader installs it: its name and the command that brings it."""
+
+    name: str
+    command: str  # run in a clone of the repository
+    note: str = ""  # e.g. "with a CUDA GPU"
+
+
+LESSONS_EXTRA = 'pip install -e ".[lessons]"'
+# Third-party modules the lessons import -> how a reader gets them (all from a clone of the repository).
+REQUIREMENTS = {
+    "tensorgrad": Requirement("tensorgrad", LESSONS_EXTRA),
+    "rnn": Requirement("rnn", LESSONS_EXTRA),
+    "numpy": Requirement("NumPy", LESSONS_EXTRA),
+    "matplotlib": Requirement("matplotlib", LESSONS_EXTRA),
+    "cupy": Requirement("CuPy", 'pip install -e ".[gpu]"', "with a CUDA GPU"),
+}
+IMPORT = re.compile(r"^(?P<indent>[ \t]*)(?:import|from)[ \t]+(?P<module>[A-Za-z_]\w*)", re.MULTILINE)
+
+
+def lesson_requirements(nb):
+    """(required, optional) Requirements of notebook ``nb``, from the imports in its code cells.
+
+    A module imported at a line's start is required; one imported only in an
+    indented line (under an ``if``, in a ``try``) is optional. Standard-library
+    modules are left out; an unknown third-party module is listed by name.
+    """
+    required, optional = {}, {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for match in IMPORT.finditer(cell.source):
+            module = match.group("module")
+            if module in sys.stdlib_module_names:
+                continue
+            found = REQUIREMENTS.get(module, Requirement(module, f"pip install {module}"))
+            (optional if match.group("indent") else required)[module] = found
+    order = list(REQUIREMENTS)
+
+    def rank(name):  # the table's order, then unknown modules by name
+        return (order.index(name) if name in order else len(order), name)
+
+    return ([required[m] for m in sorted(required, key=rank)],
+            [optional[m] for m in sorted(set(optional) - set(required), key=rank)])
 
 
 def markdown_renderer():
@@ -165,8 +230,10 @@ def _outputs(cell, slug, index, figures):
             data = out.get("data", {})
             if "image/png" in data:
                 name = f"{slug}-cell{index:02d}-{k}.png"
-                figures[name] = base64.b64decode(data["image/png"])
-                shown.append(Output("image", data.get("text/plain", "figure"), name))
+                png = figures[name] = base64.b64decode(data["image/png"])
+                width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk, right after the signature
+                shown.append(Output("image", data.get("text/plain", "figure"), name,
+                                    wide=width > WIDE_FIGURE * height))
             elif "text/plain" in data:
                 shown.append(Output("text", data["text/plain"]))
     return shown
@@ -207,7 +274,8 @@ def render_lesson(path, instructor=False):
                 if level == 2 and NUMBERED_SECTION.match(text)]
     exercises = [c.metadata["nbgrader"].get("grade_id", f"cell {i}")
                  for i, c in enumerate(nb.cells) if lessons_tool.is_solution_cell(c)]
-    return Lesson(path, titles[0], sections, exercises, cells, figures)
+    needs, optional = lesson_requirements(nb)
+    return Lesson(path, titles[0], sections, exercises, cells, figures, needs, optional)
 
 
 # ------------------------------------------------------------------ the site
@@ -234,7 +302,7 @@ def _prepare(out):
 def build_site(out=SITE_DIR, paths=None, instructor=False):
     """Write the site for lessons ``paths`` (default: every lesson) into folder ``out``; returns the Lessons.
 
-    out/index.html, out/NN_topic.html per lesson, out/figures/*.png,
+    out/index.html, out/getting-started.html, out/NN_topic.html per lesson, out/figures/*.png,
     out/notebooks/NN_topic.ipynb (student versions; with ``instructor`` also
     out/notebooks/solutions/), out/style.css and out/pygments.css.
     """
@@ -255,6 +323,8 @@ def build_site(out=SITE_DIR, paths=None, instructor=False):
     if instructor:
         (out / "notebooks" / "solutions").mkdir()
     (out / "index.html").write_text(env.get_template("index.html").render(lessons=lessons, view=view))
+    (out / GETTING_STARTED).write_text(env.get_template("getting_started.html").render(lessons=lessons,
+                                                                                      view=view))
     for k, lesson in enumerate(lessons):
         for name, png in lesson.figures.items():
             (out / "figures" / name).write_bytes(png)
