@@ -324,3 +324,18 @@ def test_char_lm_features_give_the_output_before_and_after_locked_dropout():
 def test_char_lm_refuses_a_bad_dropout_probability(option):
     with pytest.raises(ValueError, match="p must be a dropout probability"):
         CharLM(9, 6, **{option: 1.0})
+
+
+# ------------------------------------------------------------------- devices
+def test_regularised_char_lm_trains_on_every_device(device):
+    tg.manual_seed(0)
+    model = CharLM(9, 6, embedding_size=6, tie_weights=True, embedding_dropout=0.2, input_dropout=0.3,
+                   output_dropout=0.3, weight_dropout=0.4, device=device)
+    ids = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 0]])
+    raw, dropped, _ = model.features(tg.tensor(ids, device=device))
+    assert raw.device == dropped.device == device
+    loss = model.loss(model.head(dropped)[:-1], ids[1:]) + ar_penalty(dropped) + tar_penalty(raw)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.shape == p.shape for p in model.parameters())
+    y = locked_dropout(tg.ones(4, 3, 5, device=device), 0.5).numpy()
+    assert (y == y[0]).all() and (y == 0).any()  # one mask per sequence on this device too
