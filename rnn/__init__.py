@@ -4,6 +4,7 @@ from .cells import GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell, rnn_cell
 from .layers import GRU, LSTM, RNN
 from .lru import LRU
 from .mingru import MinGRU
+from .regularize import LockedDropout, ar_penalty, embedding_dropout, locked_dropout, tar_penalty, weight_drop
 from .scan import complex_linear_recurrence, linear_recurrence, log_linear_recurrence
 from .variants import ifgo_to_ifog, ifog_to_ifgo, lstm_from_cs231n, lstm_to_cs231n
 
@@ -13,4 +14,5 @@ __all__ = [
     "ifgo_to_ifog", "ifog_to_ifgo", "lstm_to_cs231n", "lstm_from_cs231n",
     "linear_recurrence", "log_linear_recurrence", "complex_linear_recurrence",
     "MinGRU", "LRU",
+    "LockedDropout", "locked_dropout", "embedding_dropout", "weight_drop", "ar_penalty", "tar_penalty",
 ]

@@ -126,6 +126,8 @@ CONFIG = {  # field: (test, what it must be)
 CONFIG_LATER = {  # added after version 1 began: optional, with what older checkpoints meant
     "eval_every": (_positive_int, "a positive integer"),
     "valid_chars": (_positive_int, "a positive integer"),
+    "tie_weights": (lambda v: type(v) is bool, "true or false"),
+    **{k: (_fraction, "a number in [0, 1)") for k in ("embedding_dropout", "locked_dropout", "weight_drop")},
 }
 
 

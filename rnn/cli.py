@@ -47,8 +47,11 @@ DEFAULTS = {
     "dropout": 0.0, "bptt": 64, "batch_size": 32, "steps": 4000, "lr": 3e-3, "clip": 1.0,
     "device": "cpu", "seed": 0, "valid_fraction": 0.1, "lr_schedule": "cosine",
     "eval_every": 500, "valid_chars": 50_000,  # saved too: a resume validates and saves as the run did
+    # AWD-LSTM's regularisers (rnn.regularize; lesson 11 measures them), off by default
+    "tie_weights": False, "embedding_dropout": 0.0, "locked_dropout": 0.0, "weight_drop": 0.0,
 }
-ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction")
+REGULARISERS = ("tie_weights", "embedding_dropout", "locked_dropout", "weight_drop")
+ARCHITECTURE = ("data", "model", "hidden", "layers", "embedding", "dropout", "valid_fraction", *REGULARISERS)
 # Fixed for a run's life besides the architecture: the streams are cut for one batch size
 # (the carried state and the position in them mean nothing for another), and the random
 # state continues from the checkpoint, so a new seed could not take effect.
@@ -111,6 +114,15 @@ def build_parser():
     train.add_argument("--layers", type=_positive(int), help="stacked recurrent layers (default 1)")
     train.add_argument("--embedding", type=_positive(int), help="character embedding size (default 64)")
     train.add_argument("--dropout", type=_probability, help="dropout between layers (default 0)")
+    train.add_argument("--tie-weights", action="store_true", default=None,
+                       help="the decoder reuses the embedding matrix (needs --embedding equal to --hidden)")
+    train.add_argument("--embedding-dropout", type=_probability,
+                       help="drop whole characters' embedding rows with this probability (default 0)")
+    train.add_argument("--locked-dropout", type=_probability,
+                       help="locked dropout, one mask per sequence, on the embedded input and the last "
+                       "layer's output (default 0)")
+    train.add_argument("--weight-drop", type=_probability,
+                       help="DropConnect on the hidden-to-hidden weights (default 0)")
     train.add_argument("--bptt", type=_positive(int), help="truncated BPTT length k (default 64)")
     train.add_argument("--batch-size", type=_positive(int), help="parallel streams (default 32)")
     train.add_argument("--steps", type=_positive(int), help="total optimizer steps (default 4000)")
@@ -154,9 +166,14 @@ def build_parser():
 
 # ------------------------------------------------------------------- the model
 def build_model(config, vocab, device="cpu"):
-    """A fresh CharLM with the architecture ``config`` names."""
+    """A fresh CharLM with the architecture ``config`` names (a checkpoint from before the regularisers
+    has none of their keys: they are off)."""
+    reg = {key: config.get(key, DEFAULTS[key]) for key in REGULARISERS}
     return CharLM(len(vocab), config["hidden"], config["layers"], config["model"],
-                  config["embedding"], config["dropout"], device=device)
+                  config["embedding"], config["dropout"], device=device,
+                  tie_weights=reg["tie_weights"], embedding_dropout=reg["embedding_dropout"],
+                  input_dropout=reg["locked_dropout"], output_dropout=reg["locked_dropout"],
+                  weight_dropout=reg["weight_drop"])
 
 
 def load_weights(model, state, path):
@@ -273,7 +290,8 @@ def parameter_count(config, vocab_size):
     """The number of parameters ``build_model(config, vocab)`` will have, without building it."""
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[config["model"]]
     V, E, H = vocab_size, config["embedding"], config["hidden"]
-    return V * E + H * V + V + sum(gates * H * ((E if layer == 0 else H) + H + 2)
+    decoder = 0 if config.get("tie_weights") else H * V  # tied: the decoder's weight is the embedding's
+    return V * E + decoder + V + sum(gates * H * ((E if layer == 0 else H) + H + 2)
                                    for layer in range(config["layers"]))
 
 
@@ -312,6 +330,10 @@ def _settings(args):
             raise UsageError(f"{args.out!r} already holds a checkpoint; pass --resume to continue it, "
                              "or choose another --out")
         settings = {**DEFAULTS, **given}
+        if settings["tie_weights"] and settings["embedding"] != settings["hidden"]:
+            raise UsageError(f"--tie-weights shares one matrix between the embedding and the decoder, so "
+                             f"--embedding must equal --hidden (got {settings['embedding']} and "
+                             f"{settings['hidden']}); pass --embedding {settings['hidden']}")
         settings["schedule_steps"] = settings["steps"]  # the schedule's length, fixed for the run's life
         return settings, None
     path = os.path.join(args.out, checkpoint.LATEST)
@@ -320,6 +342,8 @@ def _settings(args):
         path = checkpoint.find(args.out, prefer=checkpoint.LATEST)  # best.npz alone: a kill before latest
     saved = checkpoint.load(path)  # validated: every config field present, of its type and range
     config = saved["config"]
+    for key in REGULARISERS:  # checkpoints from before them: off
+        config.setdefault(key, DEFAULTS[key])
     conflicts = [f"{_option(k)} {given[k]} (checkpoint: {config[k]})"
                  for k in FIXED_ON_RESUME if k in given and k != "data" and given[k] != config[k]]
     if conflicts:

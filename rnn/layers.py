@@ -98,6 +98,7 @@ class _Recurrent(Module):
     sequence_op = None  # the fused op of one layer-direction
     n_gates = 1
     state_names = ("h0",)
+    weight_dropout = 0.0  # DropConnect on weight_hh in training mode; set by rnn.regularize.weight_drop
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, dtype=numpy.float32, device=None):
@@ -144,7 +145,7 @@ class _Recurrent(Module):
                 init = [tg.zeros(B, self.hidden_size, dtype=x.dtype, device=x.device) if s is None else s[k]
                         for s in states]
                 out, *last = self.sequence_op.apply(
-                    layer_input, *init, *weights_of(self, suffix),
+                    layer_input, *init, *self._weights(suffix),
                     reverse=direction == 1, lengths=lengths, **self.op_options())
                 outputs.append(out)
                 for store, state in zip(finals, last, strict=True):
@@ -153,6 +154,19 @@ class _Recurrent(Module):
             if layer < self.num_layers - 1:  # between layers, training mode only
                 layer_input = tg.functional.dropout(layer_input, self.dropout, self.training)
         return layer_input, [tg.stack(store, dim=0) for store in finals]
+
+    def _weights(self, suffix):
+        """[weight_ih, weight_hh(, bias_ih, bias_hh)] of one layer-direction, as the fused op takes them.
+
+        With weight_dropout p in training mode, weight_hh is replaced by
+        weight_hh * M, M drawn once per call (entries 0 or 1/(1-p)): every
+        time step of this call sees the same dropped connections, and the
+        gradient reaches weight_hh through the mask.
+        """
+        weights = weights_of(self, suffix)
+        if self.training and self.weight_dropout:
+            weights[1] = tg.functional.dropout(weights[1], self.weight_dropout, True)
+        return weights
 
     def recurrences(self):
         """Per layer, a ``rnn.kernels.Recurrence``: this stack's weights laid out once, for stepping
@@ -210,6 +224,8 @@ class _Recurrent(Module):
         s = layer_repr(self)
         if self.dropout:
             s += f", dropout={self.dropout}"
+        if self.weight_dropout:
+            s += f", weight_dropout={self.weight_dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
         return s

@@ -14,26 +14,63 @@ import tensorgrad as tg
 from tensorgrad import get_array_module, nn
 from tensorgrad.backend import to_numpy
 
+from . import regularize
 from .layers import GRU, LSTM, RNN
 
 LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 class CharLM(nn.Module):
-    """Next-character model. forward(ids (T, B), state) -> (logits (T, B, V), new state)."""
+    """Next-character model. forward(ids (T, B), state) -> (logits (T, B, V), new state).
+
+    The regularisers of AWD-LSTM (``rnn.regularize``), all off by default and
+    active only in training mode:
+
+    - embedding_dropout: drop whole rows of the embedding (a character vanishes from the batch);
+    - input_dropout / output_dropout: locked dropout (one mask per sequence) on the
+      embedded input and on the last layer's output;
+    - weight_dropout: DropConnect on every weight_hh (``rnn.regularize.weight_drop``);
+    - tie_weights: the decoder's weight *is* the embedding's Parameter (one (V, H)
+      matrix, listed once by ``parameters()``, under both names in ``state_dict()``,
+      as in torch); needs embedding_size == hidden_size. The shared matrix starts
+      from the decoder's init, U(-1/sqrt(H), 1/sqrt(H)).
+    """
 
     def __init__(self, vocab_size, hidden_size=256, num_layers=1, kind="lstm", embedding_size=64,
-                 dropout=0.0, dtype=np.float32, device=None):
+                 dropout=0.0, dtype=np.float32, device=None, *, embedding_dropout=0.0, input_dropout=0.0,
+                 output_dropout=0.0, weight_dropout=0.0, tie_weights=False):
         if kind not in LAYERS:
             raise ValueError(f"CharLM: kind must be one of {sorted(LAYERS)}, got {kind!r}")
+        if tie_weights and embedding_size != hidden_size:
+            raise ValueError(f"CharLM: tie_weights shares one (V, H) matrix between the embedding and the "
+                             f"decoder, so it needs embedding_size == hidden_size, got {embedding_size} "
+                             f"and {hidden_size}; pass embedding_size={hidden_size}")
         self.vocab_size, self.kind = vocab_size, kind
+        self.embedding_dropout = regularize._check_p("CharLM embedding_dropout", embedding_dropout)
+        self.input_dropout = regularize._check_p("CharLM input_dropout", input_dropout)
+        self.output_dropout = regularize._check_p("CharLM output_dropout", output_dropout)
+        self.tie_weights = bool(tie_weights)
         self.embed = nn.Embedding(vocab_size, embedding_size, dtype=dtype, device=device)
         self.rnn = LAYERS[kind](embedding_size, hidden_size, num_layers=num_layers,
                                 dropout=dropout, dtype=dtype, device=device)
+        regularize.weight_drop(self.rnn, weight_dropout)
         self.head = nn.Linear(hidden_size, vocab_size, dtype=dtype, device=device)
+        if self.tie_weights:
+            self.embed.weight = self.head.weight  # one Parameter, two names
+
+    def features(self, ids, state=None):
+        """ids (T, B) -> (raw (T, B, H), dropped (T, B, H), new state): the last layer's outputs
+        before and after output dropout (what ``rnn.regularize.tar_penalty`` and ``ar_penalty`` read)."""
+        if self.embedding_dropout and self.training:
+            x = regularize.embedding_dropout(self.embed.weight, ids, self.embedding_dropout)
+        else:
+            x = self.embed(ids)
+        x = regularize.locked_dropout(x, self.input_dropout, self.training)
+        raw, state = self.rnn(x, state)
+        return raw, regularize.locked_dropout(raw, self.output_dropout, self.training), state
 
     def forward(self, ids, state=None):
-        hidden, state = self.rnn(self.embed(ids), state)
+        _, hidden, state = self.features(ids, state)
         return self.head(hidden), state
 
     def loss(self, logits, targets):
