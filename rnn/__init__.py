@@ -1,6 +1,9 @@
 """rnn: recurrent networks (RNN, LSTM, GRU) built only from tensorgrad."""
 
+from .attention import AdditiveAttention, additive_attention
+from .bleu import corpus_bleu, modified_precision, sentence_bleu
 from .cells import GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell, rnn_cell
+from .decode import Hypothesis, beam_search, greedy_decode
 from .layers import GRU, LSTM, RNN
 from .lru import LRU
 from .mingru import MinGRU
@@ -15,4 +18,7 @@ __all__ = [
     "linear_recurrence", "log_linear_recurrence", "complex_linear_recurrence",
     "MinGRU", "LRU",
     "LockedDropout", "locked_dropout", "embedding_dropout", "weight_drop", "ar_penalty", "tar_penalty",
+    "additive_attention", "AdditiveAttention",
+    "greedy_decode", "beam_search", "Hypothesis",
+    "corpus_bleu", "sentence_bleu", "modified_precision",
 ]
