@@ -198,6 +198,8 @@ def model_from(saved, path, device="cpu"):
 def _check_weight_count(saved, path):
     config, vocab = saved["config"], saved["vocabulary"]
     expected, held = parameter_count(config, len(vocab)), sum(w.size for w in saved["model"].values())
+    if config.get("tie_weights"):  # state_dict lists the one tied matrix under both of its names, as torch
+        expected += len(vocab) * config["hidden"]
     if expected != held:
         raise checkpoint.CheckpointUnusable(
             f"{path!r} is not a usable checkpoint: its config ({config['model']}, {config['layers']} x "
