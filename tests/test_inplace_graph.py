@@ -40,6 +40,12 @@ def _setitem(lib, x, w):
     return h
 
 
+def _masked_setitem(lib, x, w):
+    h = x * w
+    h[x > 0] = 0
+    return h
+
+
 CASES = {
     "c += c + 1": _c_plus_equals_c_plus_one,
     "total += loss": _total_plus_equals_loss,
@@ -50,6 +56,7 @@ CASES = {
     "add_ with alpha": lambda lib, x, w: (x * 1).add_(w, alpha=2),
     "two in a row": lambda lib, x, w: (x * 2).mul_(w).add_(x),
     "x[index] = v": _setitem,
+    "x[mask] = 0": _masked_setitem,
     "copy_": lambda lib, x, w: (x * 2).copy_(w) * x,
     "fill_ with a 0-d tensor": lambda lib, x, w: (x * 2).fill_(w[0]) * w,
     "clamp_": lambda lib, x, w: (x * w).clamp_(-1, 1) * 2,
@@ -77,6 +84,8 @@ BY_HAND = {
                      [2 * x for x in X]),
     # h = [3 w1, 3 w2, x2^2]
     "x[index] = v": ([-6.0, 0.75, 4.0], [0.0, 0.0, 4.0], [0.0, 3.0, 3.0]),
+    # h = x * w = [1.5, 3, 0.5], zeroed where x > 0
+    "x[mask] = 0": ([0.0, 3.0, 0.0], [0.0, -2.0, 0.0], [0.0, -1.5, 0.0]),
     # h = w; out = w * x
     "copy_": ([1.5, 3.0, 0.5], W, X),
     # out = w0 * w: dw = [w0, w0, w0] + [sum(w), 0, 0]
@@ -205,3 +214,16 @@ def test_a_loop_accumulating_a_loss_backpropagates_like_the_sum():
     total.backward()
     expected = [2 * v * sum(t * t for t in range(50)) for v in (0.5, -0.25)]
     np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-5)
+
+
+def test_retain_grad_and_retain_graph_work_across_an_in_place_op():
+    x, w = tg.tensor(X, requires_grad=True), tg.tensor(W, requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    h += w  # h.grad is then the gradient of the new h, as in torch
+    loss = (h * h).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    new_h = [2 * a + b for a, b in zip(X, W, strict=True)]
+    np.testing.assert_allclose(h.grad.numpy(), [2 * 2 * v for v in new_h], rtol=1e-6)
+    np.testing.assert_allclose(x.grad.numpy(), [2 * 2 * 2 * v for v in new_h], rtol=1e-6)

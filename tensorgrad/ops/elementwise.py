@@ -86,17 +86,17 @@ class Elementwise(Function):
     """Base of the ops on two operands broadcast together: the one place that casts and unbroadcasts.
 
     ``forward`` casts a and b to torch's result dtype (``same_dtype``) and calls
-    ``compute(a, b, **params)``. ``backward`` calls ``gradients(g)``, which
+    ``compute(a, b)``. ``backward`` calls ``gradients(g)``, which
     returns dL/da and dL/db as arrays of the output's shape (or None), and sums
     each back to its operand's shape with ``sum_to``: if a was broadcast, every
     copy of an element sends its gradient back to that element.
     """
 
-    def forward(self, a, b, **params):
+    def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
         self.shapes = a.shape, b.shape
-        return self.compute(a, b, **params)
+        return self.compute(a, b)
 
     def backward(self, g):
         ga, gb = self.gradients(g)
@@ -259,9 +259,12 @@ class Where(Elementwise, trusted=True):
 
     saved_inputs = ()
 
-    def compute(self, a, b, cond):
+    def forward(self, a, b, cond):
         self.cond = cond
-        return get_array_module(a, b).where(cond, a, b)
+        return Elementwise.forward(self, a, b)
+
+    def compute(self, a, b):
+        return get_array_module(a, b).where(self.cond, a, b)
 
     def gradients(self, g):
         xp = get_array_module(g)
