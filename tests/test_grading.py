@@ -159,15 +159,24 @@ def test_check_cells_are_restored_from_the_lesson_with_hidden_tests_and_points()
     graded = grading.notebook_to_grade(submission, lesson)
     assert graded.cells[2].source == CHECK
     assert graded.cells[1].source == submission.cells[1].source  # the student's answer stays
-    [result] = grading.score(lesson, graded)
-    assert result.max_points == 3
+    [result] = grading.score(lesson, graded, finished={0, 1, 2})
+    assert (result.points, result.max_points) == (3, 3)
+
+
+def test_a_check_scores_only_if_it_ran_to_the_end():
+    # A kernel that died (or a time limit that ran out) inside the check leaves no error output.
+    lesson = tiny_lesson(points=3)
+    graded = grading.notebook_to_grade(tool.student_version(lesson), lesson)
+    graded.cells[2].execution_count = 2
+    [result] = grading.score(lesson, graded, finished={0, 1}, problem="stopped: the kernel died")
+    assert (result.points, result.message) == (0, "did not finish (stopped: the kernel died)")
 
 
 def test_a_missing_check_cell_scores_zero():
     lesson = tiny_lesson()
     submission = tool.student_version(lesson)
     del submission.cells[2]
-    [result] = grading.score(lesson, grading.notebook_to_grade(submission, lesson))
+    [result] = grading.score(lesson, grading.notebook_to_grade(submission, lesson), finished={0, 1})
     assert (result.points, result.max_points) == (0, 3)
     assert "missing" in result.message
 
@@ -248,11 +257,12 @@ def test_solutions_get_full_marks_students_zero_and_half_solved_half(repo, tmp_p
     assert "Traceback" not in feedback
 
 
-def _with_cell_before_exercise(lesson_path, source):
-    """The solution notebook of ``lesson_path`` with a code cell ``source`` put before its first exercise."""
+def _with_cell(lesson_path, source, after_exercise=False):
+    """The solution notebook of ``lesson_path`` with a code cell ``source`` put before its first
+    exercise, or between that exercise and its check."""
     nb = read(lesson_path)
     first = next(k for k, c in enumerate(nb.cells) if tool.is_solution_cell(c))
-    nb.cells.insert(first, nbformat.v4.new_code_cell(source))
+    nb.cells.insert(first + after_exercise, nbformat.v4.new_code_cell(source))
     return nb
 
 
@@ -278,18 +288,23 @@ open(os.path.expanduser("~/left-behind.txt"), "w").write("x")
 def test_looping_crashing_and_deleting_submissions_are_contained(repo, tmp_path):
     lesson = repo / "lessons" / "00_autodiff.ipynb"
     before = snapshot(repo)
-    extra_cell = {"deleter": DELETE_EVERYTHING_NEARBY, "looper": "while True:\n    pass",
-                  "crasher": "import os\nos._exit(3)"}
-    submissions = [submit(tmp_path / who, lesson.name, _with_cell_before_exercise(lesson, source))
-                   for who, source in extra_cell.items()]
+    # The looper's and the crasher's hypot loops or exits the kernel when the check cell calls it.
+    extra_cell = {"deleter": (DELETE_EVERYTHING_NEARBY, False),
+                  "looper": ("def hypot(a, b):\n    while True:\n        pass", True),
+                  "crasher": ("import os\ndef hypot(a, b):\n    os._exit(3)", True),
+                  "early-crasher": ("import os\nos._exit(3)", False)}
+    submissions = [submit(tmp_path / who, lesson.name, _with_cell(lesson, source, after))
+                   for who, (source, after) in extra_cell.items()]
     submissions.append(submit(tmp_path / "honest", lesson.name, read(lesson)))
     grades = grade(repo, submissions, tmp_path / "out", timeout=30)
 
     assert snapshot(repo) == before, "a submission changed the repository's files"
     assert grades["honest", lesson.name]["total"] == grades["honest", lesson.name]["max"] > 0
-    looper, crasher = grades["looper", lesson.name], grades["crasher", lesson.name]
-    assert looper["total"] == 0 and "time limit of 30 s" in looper["problem"]
-    assert crasher["total"] == 0 and "kernel died" in crasher["problem"]
-    assert "did not run" in looper["checks"][0]["message"]
+    for who in ("looper", "crasher", "early-crasher"):
+        assert grades[who, lesson.name]["total"] == 0, who
+        assert "did not finish" in grades[who, lesson.name]["checks"][0]["message"], who
+    assert "time limit of 30 s" in grades["looper", lesson.name]["problem"]
+    assert "kernel died" in grades["crasher", lesson.name]["problem"]
+    assert "kernel died" in grades["early-crasher", lesson.name]["problem"]
     # The deleter's answer is right: it keeps its points, and deleted nothing but its own sandbox.
     assert grades["deleter", lesson.name]["total"] == grades["deleter", lesson.name]["max"]

@@ -169,31 +169,41 @@ def run_in_sandbox(nb, timeout):
     """Run ``nb`` in place in a fresh kernel in a fresh sandbox, within ``timeout`` seconds in all.
 
     Errors in cells do not stop the run (each check scores on its own). Returns
-    "" when every cell ran, else why the run stopped: the time limit, or the
-    kernel died (the notebook exited it, or crashed it).
+    (problem, finished): ``problem`` is "" when every cell ran, else why the run
+    stopped (the time limit, or the kernel died: the notebook exited or crashed
+    it); ``finished`` holds the indices of the cells that ran to the end without
+    an error. A cell the kernel died in, or the time ran out in, is not among
+    them, whatever it printed before.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     deadline = time.monotonic() + timeout
+    finished = set()
+
+    def record(cell, cell_index, execute_reply):
+        if execute_reply and execute_reply.get("content", {}).get("status") == "ok":
+            finished.add(cell_index)
+
     # ignore_cleanup_errors: whatever a submission leaves in its sandbox cannot stop the grading.
     with tempfile.TemporaryDirectory(prefix="grade-", ignore_cleanup_errors=True) as root:
         env, work = _make_sandbox(Path(root))
         client = NotebookClient(
             nb, km=lessons_tool._current_env_kernel_manager(), allow_errors=True, record_timing=False,
             timeout_func=lambda cell: max(1, int(deadline - time.monotonic())),
-            startup_timeout=max(1, int(timeout)), shutdown_kernel="immediate",
+            startup_timeout=max(1, int(timeout)), shutdown_kernel="immediate", on_cell_executed=record,
             resources={"metadata": {"path": str(work)}})
         try:
             # The kernel's own log (not its cells' output) is of no use to the grader.
             client.execute(env=env, cwd=str(work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         except CellTimeoutError:
-            return f"stopped: the notebook ran past its time limit of {timeout:g} s"
+            return f"stopped: the notebook ran past its time limit of {timeout:g} s", finished
         except DeadKernelError:
-            return "stopped: the kernel died (the notebook exited or crashed it)"
+            return "stopped: the kernel died (the notebook exited or crashed it)", finished
         except RuntimeError as err:  # the kernel did not start, or stopped answering
-            return f"stopped: {type(err).__name__}: {str(err).strip().splitlines()[0] if str(err) else ''}"
-    return ""
+            why = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            return f"stopped: {type(err).__name__}: {why}", finished
+    return "", finished
 
 
 def _one_line_error(cell):
@@ -208,24 +218,25 @@ def _one_line_error(cell):
     return f"{error.ename}: {message[:300]}" if message else error.ename
 
 
-def score(lesson, graded, problem=""):
-    """One CheckResult per check cell of ``lesson``, in order, from the executed notebook ``graded``."""
-    ran = {lessons_tool.grade_id(c): c for c in graded.cells if lessons_tool.grade_id(c)}
+def score(lesson, graded, finished, problem=""):
+    """One CheckResult per check cell of ``lesson``, in order, from the executed notebook ``graded``
+    (``finished``: the indices of its cells that ran to the end without an error)."""
+    where = {lessons_tool.grade_id(c): k for k, c in enumerate(graded.cells) if lessons_tool.grade_id(c)}
     results = []
     for cell in lesson.cells:
         if not lessons_tool.is_check_cell(cell):
             continue
         gid, worth = lessons_tool.grade_id(cell), lessons_tool.points(cell)
-        done = ran.get(gid)
-        if done is None:
+        k = where.get(gid)
+        if k is None:
             results.append(CheckResult(gid, 0, worth, "the check cell is missing from the submission"))
-        elif done.get("execution_count") is None:
-            why = problem or "the run stopped before it"
-            results.append(CheckResult(gid, 0, worth, f"did not run ({why})"))
-        elif error := _one_line_error(done):
+        elif k in finished:
+            results.append(CheckResult(gid, worth, worth))
+        elif error := _one_line_error(graded.cells[k]):
             results.append(CheckResult(gid, 0, worth, error))
         else:
-            results.append(CheckResult(gid, worth, worth))
+            why = problem or "the run stopped before it"
+            results.append(CheckResult(gid, 0, worth, f"did not finish ({why})"))
     return results
 
 
@@ -245,8 +256,8 @@ def grade_submission(path, lessons, timeout=NOTEBOOK_TIMEOUT_S):
     grade.lesson = lesson_path.name
     lesson = nbformat.read(lesson_path, as_version=4)
     graded = notebook_to_grade(submission, lesson)
-    grade.problem = run_in_sandbox(graded, timeout)
-    grade.checks = score(lesson, graded, grade.problem)
+    grade.problem, finished = run_in_sandbox(graded, timeout)
+    grade.checks = score(lesson, graded, finished, grade.problem)
     grade.seconds = time.perf_counter() - start
     return grade
 
