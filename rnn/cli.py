@@ -255,7 +255,7 @@ def _prepare_out(out, resume=False):
         raise UsageError(f"--out {out!r} cannot be used: {err.strerror}; choose another --out") from None
     probe = os.path.join(out, f".write-test.{secrets.token_hex(8)}.tmp")  # removed if a kill leaves it
     try:
-        fd = os.open(probe, tg.io._NEW_FILE, 0o600)
+        fd = os.open(probe, tg.io.NEW_FILE_FLAGS, 0o600)
         try:
             os.write(fd, b"checkpoints go here")
         finally:
