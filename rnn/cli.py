@@ -396,9 +396,11 @@ def _check_weights(model):
     near it (the trainer's own runs stay within a few units), so such weights
     are a blow-up even where no loss has been computed since (a signal's save).
     """
-    largest = max(p.detach().abs().max().item() for p in model.parameters())
-    if not math.isfinite(largest):
-        raise _Diverged("largest weight", largest)
+    sizes = [p.detach().abs().max().item() for p in model.parameters()]  # NaN where a tensor holds one
+    broken = [size for size in sizes if not math.isfinite(size)]  # (max() of a list may skip a NaN)
+    if broken:
+        raise _Diverged("largest weight", broken[0])
+    largest = max(sizes)
     if largest > MAX_WEIGHT:
         raise _Diverged("largest weight", largest, MAX_WEIGHT, "no healthy run comes near it")
 
