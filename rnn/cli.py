@@ -274,7 +274,7 @@ def _prepare_out(out, resume=False):
         raise UsageError(f"--out {out!r} cannot be used: {err.strerror}; choose another --out") from None
     probe = os.path.join(out, f".write-test.{secrets.token_hex(8)}.tmp")  # removed if a kill leaves it
     try:
-        fd = os.open(probe, tg.io._NEW_FILE, 0o600)
+        fd = os.open(probe, tg.io.NEW_FILE_FLAGS, 0o600)
         try:
             os.write(fd, b"checkpoints go here")
         finally:
@@ -422,9 +422,11 @@ def _check_weights(model):
     near it (the trainer's own runs stay within a few units), so such weights
     are a blow-up even where no loss has been computed since (a signal's save).
     """
-    largest = max(p.detach().abs().max().item() for p in model.parameters())
-    if not math.isfinite(largest):
-        raise _Diverged("largest weight", largest)
+    sizes = [p.detach().abs().max().item() for p in model.parameters()]  # NaN where a tensor holds one
+    broken = [size for size in sizes if not math.isfinite(size)]  # (max() of a list may skip a NaN)
+    if broken:
+        raise _Diverged("largest weight", broken[0])
+    largest = max(sizes)
     if largest > MAX_WEIGHT:
         raise _Diverged("largest weight", largest, MAX_WEIGHT, "no healthy run comes near it")
 

@@ -66,8 +66,9 @@ _ARRAY, _TUPLE, _DICT = "__array__", "__tuple__", "__dict__"  # markers inside t
 _TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")  # what atomic_write names its temporaries
 
 
-# A new file, never through a link planted at its name (O_EXCL alone already refuses one).
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+# os.open flags for a new file, never through a link planted at its name (O_EXCL alone refuses one)
+NEW_FILE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                  | getattr(os, "O_CLOEXEC", 0))
 
 
 class CheckpointError(ValueError):
@@ -97,7 +98,7 @@ def atomic_write(path, write):
         while True:
             tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
             try:  # 0o666 and the umask, as for any new file (mkstemp would give 0600)
-                fd = os.open(tmp, _NEW_FILE, 0o666)
+                fd = os.open(tmp, NEW_FILE_FLAGS, 0o666)
                 break
             except FileExistsError:
                 continue
