@@ -29,6 +29,8 @@ import tensorgrad as tg
 from tensorgrad.nn import Module
 from tensorgrad.random import generator
 
+from .layers import _Recurrent
+
 
 def _check_p(owner, p):
     """p as a float in [0, 1), or a ValueError saying what a dropout probability must be."""
@@ -109,8 +111,6 @@ def weight_drop(layer, p=0.5):
     so state_dicts stay those of torch.nn.LSTM; eval mode uses the full weights.
     p = 0 turns it off.
     """
-    from .layers import _Recurrent  # layers does not need this module; keep the import one-way
-
     if not isinstance(layer, _Recurrent):
         raise TypeError(f"weight_drop: expected an rnn.RNN, rnn.LSTM or rnn.GRU layer, got "
                         f"{type(layer).__name__}")

@@ -140,7 +140,7 @@ def test_weight_drop_runs_the_fused_layer_with_one_masked_w_hh_for_all_steps(lay
     out, _ = layer(x)
     tg.manual_seed(9)  # the same first draw: the mask weight_drop used
     dropped = tg.functional.dropout(layer.weight_hh_l0, 0.5, True)
-    plain.weight_hh_l0.data = dropped.numpy().copy()
+    plain.weight_hh_l0.array = dropped.numpy().copy()
     expected, _ = plain(x)
     np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-12)
     values = np.unique(dropped.numpy() / layer.weight_hh_l0.numpy())
@@ -271,7 +271,7 @@ def test_tied_state_dict_names_both_uses_and_round_trips_through_save_and_load(t
     assert fresh.head.weight is fresh.embed.weight  # still one parameter after loading
     for name, value in fresh.state_dict().items():
         np.testing.assert_array_equal(value, state[name])
-    fresh.embed.weight.data[0, 0] = 42.0  # a change through one name shows through the other
+    fresh.embed.weight.array[0, 0] = 42.0  # a change through one name shows through the other
     assert fresh.state_dict()["head.weight"][0, 0] == 42.0
 
 
