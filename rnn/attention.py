@@ -20,21 +20,9 @@ from tensorgrad.nn import Module, Parameter
 __all__ = ["additive_attention", "AdditiveAttention"]
 
 
-def additive_attention(query, keys, W_q, W_k, v, mask=None, b=None):
-    """One step of additive attention: e_s = v . tanh(W_q q + W_k k_s + b), softmax over real s.
-
-    query (B, Q), keys (B, S, K), W_q (A, Q), W_k (A, K), v (A,), b (A,) or None,
-    mask (B, S) bool/0-1 (True at real positions; None: all real)
-    ->  context (B, K), weights (B, S).
-    Each row of weights sums to 1 over the real positions and is 0 at the padding.
-    """
-    if query.ndim != 2 or keys.ndim != 3 or keys.shape[0] != query.shape[0]:
-        raise ValueError(f"additive_attention: expected query (B, Q) and keys (B, S, K) with the same B, got "
-                         f"query {tuple(query.shape)} and keys {tuple(keys.shape)}")
-    hidden = keys @ W_k.T + (query @ W_q.T).unsqueeze(1)  # (B, S, A): W_k k_s + W_q q
-    if b is not None:
-        hidden = hidden + b
-    scores = hidden.tanh() @ v  # (B, S)
+def _weights_and_context(hidden, v, keys, mask):
+    """hidden (B, S, A) = W_q q + W_k k_s (+ b)  ->  context (B, K), weights (B, S)."""
+    scores = hidden.tanh() @ v  # (B, S): e_s
     if mask is not None:
         real = numpy.asarray(mask.numpy() if isinstance(mask, tg.Tensor) else mask).astype(bool)
         if real.shape != tuple(scores.shape):
@@ -43,17 +31,41 @@ def additive_attention(query, keys, W_q, W_k, v, mask=None, b=None):
         if not real.any(axis=1).all():
             raise ValueError("additive_attention: a row of mask has no real position; every sequence "
                              "needs at least one")
-        scores = scores.masked_fill(tg.tensor(~real), -numpy.inf)  # exp(-inf) = 0: no weight on padding
+        scores = scores.masked_fill(~real, -numpy.inf)  # exp(-inf) = 0: no weight on the padding
     weights = scores.softmax(dim=-1)  # (B, S)
     context = (weights.unsqueeze(1) @ keys).squeeze(1)  # (B, 1, S) @ (B, S, K) -> (B, K)
     return context, weights
+
+
+def _check_shapes(query, keys):
+    if query.ndim != 2 or keys.ndim != 3 or keys.shape[0] != query.shape[0]:
+        raise ValueError(f"additive_attention: expected query (B, Q) and keys (B, S, K) with the same B, got "
+                         f"query {tuple(query.shape)} and keys {tuple(keys.shape)}")
+
+
+def additive_attention(query, keys, W_q, W_k, v, mask=None, b=None):
+    """One step of additive attention: e_s = v . tanh(W_q q + W_k k_s + b), softmax over real s.
+
+    query (B, Q), keys (B, S, K), W_q (A, Q), W_k (A, K), v (A,), b (A,) or None,
+    mask (B, S) bool/0-1 (True at real positions; None: all real)
+    ->  context (B, K), weights (B, S).
+    Each row of weights sums to 1 over the real positions and is 0 at the padding.
+    """
+    _check_shapes(query, keys)
+    hidden = keys @ W_k.T + (query @ W_q.T).unsqueeze(1)  # (B, S, A): W_k k_s + W_q q
+    if b is not None:
+        hidden = hidden + b
+    return _weights_and_context(hidden, v, keys, mask)
 
 
 class AdditiveAttention(Module):
     """Additive attention with its parameters W_q (A, Q), W_k (A, K), b (A,) and v (A,).
 
     AdditiveAttention(query_size Q, key_size K, attention_size A, dtype=float32)
-    forward(query (B, Q), keys (B, S, K), mask (B, S) = None) -> context (B, K), weights (B, S)
+    forward(query (B, Q), keys (B, S, K), mask (B, S) = None, projected_keys (B, S, A) = None)
+        -> context (B, K), weights (B, S)
+    A decoder attends to the same keys at every step, so W_k k_s + b can be computed once
+    per input (Bahdanau et al. 2014, appendix A.1.2): pass ``projected_keys=att.project_keys(keys)``.
     Init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch's Linear (fan_in Q, K, K and A).
     """
 
@@ -69,5 +81,12 @@ class AdditiveAttention(Module):
         self.b = uniform((attention_size,), key_size)
         self.v = uniform((attention_size,), attention_size)
 
-    def forward(self, query, keys, mask=None):
-        return additive_attention(query, keys, self.W_q, self.W_k, self.v, mask=mask, b=self.b)
+    def project_keys(self, keys):
+        """keys (B, S, K) -> W_k k_s + b, (B, S, A): the part of the scores that no query changes."""
+        return keys @ self.W_k.T + self.b
+
+    def forward(self, query, keys, mask=None, projected_keys=None):
+        _check_shapes(query, keys)
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
+        return _weights_and_context(projected_keys + (query @ self.W_q.T).unsqueeze(1), self.v, keys, mask)

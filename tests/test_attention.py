@@ -70,6 +70,8 @@ def test_the_module_holds_its_parameters_and_uses_the_function():
     want_c, want_w = loop_reference(q, k, *(p.numpy() for p in (att.W_q, att.W_k, att.v, att.b)), mask)
     np.testing.assert_allclose(w.numpy(), want_w, atol=1e-12)
     np.testing.assert_allclose(w.numpy().sum(axis=1), 1.0)
+    c2, w2 = att(tg.tensor(q), tg.tensor(k), mask=mask, projected_keys=att.project_keys(tg.tensor(k)))
+    np.testing.assert_array_equal(c2.numpy(), c.numpy())
 
 
 @pytest.mark.parametrize("mask, message", [

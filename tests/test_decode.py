@@ -180,3 +180,27 @@ def test_a_token_that_is_not_an_int_is_an_error():
     step, state0, _ = table_model(0)
     with pytest.raises(TypeError, match="end_token must be an int"):
         greedy_decode(step, state0, START, "</s>", max_len=3)
+
+
+def test_beam_search_decodes_the_char_lm_with_its_state_moved_to_the_hypothesis_axis():
+    # rnn.lm.CharLM keeps its state as (L, B, H); the step function moves the hypotheses to axis 0.
+    from rnn.lm import CharLM
+
+    tg.manual_seed(1)
+    model = CharLM(6, hidden_size=8, kind="lstm", embedding_size=4, dtype=np.float64)
+
+    def step(tokens, state):
+        hx = None if state is None else tuple(s.transpose(0, 1) for s in state)
+        logits, (h, c) = model(tg.tensor(tokens[None, :]), hx)  # (1, K, V)
+        return tg.functional.log_softmax(logits[0] * 4.0, dim=-1), (h.transpose(0, 1), c.transpose(0, 1))
+
+    with tg.no_grad():
+        hyps = beam_search(step, None, 5, 0, beam_width=3, max_len=5)
+        greedy = greedy_decode(step, None, 5, 0, max_len=5)
+        [one] = beam_search(step, None, 5, 0, beam_width=1, max_len=5)
+        for h in hyps:  # the whole sequence in one teacher-forced call gives the same log-probability
+            ids = np.array([5] + h.tokens + ([0] if h.finished else []))
+            logits, _ = model(tg.tensor(ids[:-1, None]))
+            lp = tg.functional.log_softmax(logits[:, 0] * 4.0, dim=-1).numpy()
+            assert h.log_prob == pytest.approx(lp[np.arange(len(ids) - 1), ids[1:]].sum(), abs=1e-10)
+    assert (one.tokens, one.finished) == (greedy.tokens, greedy.finished)
