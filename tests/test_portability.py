@@ -21,11 +21,6 @@ import lessons as tool  # tools/lessons.py: pytest's pythonpath holds tools/
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = tool.lesson_paths()
 
-# Lessons whose stored outputs still depend on the BLAS kernel (measured 2026-12-04: under both
-# Haswell and Sandybridge, 02 cells 8/10/12, 08 cells 8/14/18, 09 cells 8/15; issue 20 fixes them).
-# Such a lesson is expected to fail; once it passes, its test fails until its entry is removed.
-NOT_YET_PORTABLE = {"02_exploding_vanishing.ipynb", "08_attention.ipynb", "09_linear_recurrences.ipynb"}
-
 
 @pytest.fixture(scope="module", params=tool.OTHER_BLAS_KERNELS)
 def nbval_run(request):
@@ -44,11 +39,6 @@ def nbval_run(request):
 def test_lesson_prints_the_same_under_another_blas_kernel(nbval_run, path):
     kernel, failed, _ = nbval_run
     cells = [cell for cell in failed if cell.startswith(path.name + "::")]
-    if path.name in NOT_YET_PORTABLE:
-        if cells:
-            pytest.xfail(f"NOT_YET_PORTABLE: under OPENBLAS_CORETYPE={kernel}, {cells} print something else")
-        pytest.fail(f"{path.name} now prints the same under OPENBLAS_CORETYPE={kernel}: "
-                    "remove it from NOT_YET_PORTABLE in tests/test_portability.py")
     assert not cells, (f"under OPENBLAS_CORETYPE={kernel} these cells print something else: {cells}.\n"
                        + tool.PORTABILITY_RULE)
 
