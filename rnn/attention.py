@@ -31,7 +31,8 @@ def _weights_and_context(hidden, v, keys, mask):
         if not real.any(axis=1).all():
             raise ValueError("additive_attention: a row of mask has no real position; every sequence "
                              "needs at least one")
-        scores = scores.masked_fill(~real, -numpy.inf)  # exp(-inf) = 0: no weight on the padding
+        padding = tg.tensor(~real, device=scores.device)  # on the scores' device (a GPU refuses host arrays)
+        scores = scores.masked_fill(padding, -numpy.inf)  # exp(-inf) = 0: no weight on the padding
     weights = scores.softmax(dim=-1)  # (B, S)
     context = (weights.unsqueeze(1) @ keys).squeeze(1)  # (B, 1, S) @ (B, S, K) -> (B, K)
     return context, weights
@@ -61,7 +62,7 @@ def additive_attention(query, keys, W_q, W_k, v, mask=None, b=None):
 class AdditiveAttention(Module):
     """Additive attention with its parameters W_q (A, Q), W_k (A, K), b (A,) and v (A,).
 
-    AdditiveAttention(query_size Q, key_size K, attention_size A, dtype=float32)
+    AdditiveAttention(query_size Q, key_size K, attention_size A, dtype=float32, device=None)
     forward(query (B, Q), keys (B, S, K), mask (B, S) = None, projected_keys (B, S, A) = None)
         -> context (B, K), weights (B, S)
     A decoder attends to the same keys at every step, so W_k k_s + b can be computed once
@@ -69,12 +70,12 @@ class AdditiveAttention(Module):
     Init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch's Linear (fan_in Q, K, K and A).
     """
 
-    def __init__(self, query_size, key_size, attention_size, dtype=numpy.float32):
+    def __init__(self, query_size, key_size, attention_size, dtype=numpy.float32, device=None):
         super().__init__()
 
         def uniform(shape, fan_in):
             bound = 1.0 / numpy.sqrt(fan_in)
-            return Parameter(tg.rand(*shape, dtype=dtype) * (2 * bound) - bound)
+            return Parameter(tg.rand(*shape, dtype=dtype, device=device) * (2 * bound) - bound)
 
         self.W_q = uniform((attention_size, query_size), query_size)
         self.W_k = uniform((attention_size, key_size), key_size)

@@ -85,7 +85,7 @@ def _step(step_fn, tokens, state, vocab, where):
         raise ValueError(f"{where}: step_fn returned log_probs with NaN or positive values; return "
                          "log-probabilities (log_softmax of the logits), not logits or probabilities")
     total = numpy.exp(lp).sum(axis=1)
-    if not numpy.allclose(total, 1.0, atol=1e-4):
+    if numpy.abs(total - 1.0).max() > 1e-4:
         raise ValueError(f"{where}: step_fn's log_probs do not sum to 1 in probability (row sums "
                          f"{total.min():.4g}..{total.max():.4g}); return log_softmax(logits), not logits")
     return lp, new_state

@@ -88,3 +88,15 @@ def test_keys_without_a_position_axis_get_a_clear_error():
     q, k, W_q, W_k, v, b, _ = inputs(5)
     with pytest.raises(ValueError, match=r"keys \(B, S, K\)"):
         rnn.additive_attention(tg.tensor(q), tg.tensor(k[:, 0]), tg.tensor(W_q), tg.tensor(W_k), tg.tensor(v))
+
+
+def test_the_module_runs_on_a_device_with_a_host_mask():
+    from tensorgrad.testing import simulated_device
+
+    with simulated_device():
+        tg.manual_seed(0)
+        att = rnn.AdditiveAttention(4, 6, 7, dtype=np.float64, device="cuda")
+        q = tg.randn(2, 4, dtype=np.float64, device="cuda")
+        k = tg.randn(2, 3, 6, dtype=np.float64, device="cuda")
+        context, weights = att(q, k, mask=np.array([[True, True, False], [True, True, True]]))
+        assert context.device == "cuda" and float(weights.sum().item()) == pytest.approx(2.0)

@@ -204,3 +204,26 @@ def test_beam_search_decodes_the_char_lm_with_its_state_moved_to_the_hypothesis_
             lp = tg.functional.log_softmax(logits[:, 0] * 4.0, dim=-1).numpy()
             assert h.log_prob == pytest.approx(lp[np.arange(len(ids) - 1), ids[1:]].sum(), abs=1e-10)
     assert (one.tokens, one.finished) == (greedy.tokens, greedy.finished)
+
+
+def test_beam_search_runs_on_device_tensors_without_implicit_copies():
+    # The strict simulated GPU refuses to mix device and host arrays: states stay on the device,
+    # and only the (K, V) log-probabilities come to the host, through .numpy().
+    from tensorgrad.testing import simulated_device
+
+    with simulated_device():
+        tg.manual_seed(0)
+        emb = tg.nn.Embedding(6, 4, dtype=np.float64).to("cuda")
+        cell = rnn.GRUCell(4, 8, dtype=np.float64).to("cuda")
+        head = tg.nn.Linear(8, 5, dtype=np.float64).to("cuda")
+
+        def step(tokens, h):
+            h = cell(emb(tg.tensor(tokens, device="cuda")), h)
+            return tg.functional.log_softmax(head(h) * 3.0, dim=-1), h
+
+        with tg.no_grad():
+            h0 = tg.zeros(1, 8, dtype=np.float64, device="cuda")
+            greedy = greedy_decode(step, h0, 5, 0, max_len=5)
+            [one] = beam_search(step, h0, 5, 0, beam_width=1, max_len=5)
+            hyps = beam_search(step, h0, 5, 0, beam_width=3, max_len=5)
+    assert one.tokens == greedy.tokens and 1 <= len(hyps) <= 3
