@@ -253,6 +253,23 @@ def save(state, path):
     atomic_write(path, lambda f: _write_npz(f, members))
 
 
+def states_equal(a, b):
+    """Whether ``b`` is ``a`` as ``load`` must give back what ``save`` wrote: the same containers and
+    key types, arrays equal bit for bit (dtype, shape, bytes), numbers by repr (nan equals nan, -0.0
+    is not 0.0)."""
+    if isinstance(a, numpy.ndarray):
+        return (isinstance(b, numpy.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+                and a.tobytes() == b.tobytes())
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return (list(a) == list(b) and all(type(k) is type(m) for k, m in zip(a, b, strict=True))
+                and all(states_equal(a[k], b[k]) for k in a))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(states_equal(x, y) for x, y in zip(a, b, strict=True))
+    return repr(a) == repr(b)
+
+
 def load(path, *, max_bytes=DEFAULT_MAX_BYTES):
     """Read a checkpoint written by ``save``: the saved structure, arrays as NumPy arrays.
 

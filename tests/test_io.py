@@ -15,6 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import tensorgrad as tg
 from tensorgrad import nn
+from tensorgrad.io import states_equal
 
 
 def test_save_and_load_round_trip_nested_state(tmp_path):
@@ -337,21 +338,6 @@ _values = st.recursive(_leaves, lambda inner: st.one_of(
     st.dictionaries(_keys, inner, max_size=3)), max_leaves=12)
 
 
-def _same(a, b):
-    """a and b equal as load must give them back: same containers and key types, arrays bit for bit."""
-    if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
-                and a.tobytes() == b.tobytes())
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(type(k) is type(m) for k, m in zip(a, b, strict=True)) and all(
-            _same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return repr(a) == repr(b)  # floats: nan == nan and -0.0 != 0.0
-
-
 @given(state=st.dictionaries(_keys, _values, max_size=4))
 @settings(max_examples=150)
 def test_save_refuses_or_load_returns_equal(tmp_path_factory, state):
@@ -361,7 +347,7 @@ def test_save_refuses_or_load_returns_equal(tmp_path_factory, state):
     except (ValueError, TypeError):
         assert not path.exists()  # refused before writing
         return
-    assert _same(state, tg.load(path))
+    assert states_equal(state, tg.load(path))
 
 
 def test_single_bit_flips_are_refused_or_load_equal_never_anything_else(tmp_path):
@@ -381,6 +367,6 @@ def test_single_bit_flips_are_refused_or_load_equal_never_anything_else(tmp_path
         except tg.CheckpointError:
             outcomes["refused"] += 1
             continue
-        assert _same(state, loaded), f"bit {bit} gave a different state"
+        assert states_equal(state, loaded), f"bit {bit} gave a different state"
         outcomes["equal"] += 1
     assert outcomes["refused"] > 200  # most bytes matter; flips in unchecked zip fields (times) load equal

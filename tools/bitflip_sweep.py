@@ -36,25 +36,13 @@ import numpy as np
 
 import tensorgrad as tg
 from rnn import cli, data
+from tensorgrad.io import states_equal
 
 SIZES = {"small": ["--hidden", "8", "--embedding", "4"],
          "medium": ["--hidden", "32", "--embedding", "8", "--layers", "2", "--model", "gru"],
          "large": ["--hidden", "96", "--embedding", "16"]}
 RUN = ["--bptt", "8", "--batch-size", "4", "--steps", "4", "--eval-every", "2", "--valid-chars", "300",
        "--no-progress", "--threads", "1"]
-
-
-def _equal(a, b):
-    if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
-                and a.tobytes() == b.tobytes())
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    return repr(a) == repr(b)
 
 
 def _descriptive_bytes(path):
@@ -123,7 +111,7 @@ def sweep(flips_per_file, seed):
             # tg.load
             try:
                 loaded = tg.load(path)
-                outcome = "loaded equal" if _equal(original, loaded) else "SILENT DIFFERENT LOAD"
+                outcome = "loaded equal" if states_equal(original, loaded) else "SILENT DIFFERENT LOAD"
             except tg.CheckpointError:
                 outcome = "refused"
             except Exception as exc:  # noqa: BLE001
