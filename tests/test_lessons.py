@@ -66,9 +66,16 @@ def text_outputs(cell):
                     yield value if isinstance(value, str) else json.dumps(value)
 
 
+# An embedded file (IPython's Audio writes ``src="data:audio/wav;base64,..."``): its base64 can
+# spell "/tmp/" by chance, and it is data, not a path.
+DATA_URL = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]*")
+
+
 def absolute_paths(text):
-    """The lines of ``text`` (ANSI colours removed) that hold an absolute machine path."""
-    return [line for line in ANSI_ESCAPE.sub("", text).splitlines() if ABSOLUTE_PATH.search(line)]
+    """The lines of ``text`` (ANSI colours and embedded data URLs removed) that hold an absolute
+    machine path."""
+    text = DATA_URL.sub("data:...", ANSI_ESCAPE.sub("", text))
+    return [line for line in text.splitlines() if ABSOLUTE_PATH.search(line)]
 
 
 def test_lessons_exist_and_are_numbered_from_00():
@@ -146,6 +153,8 @@ def test_absolute_path_finder_catches_machine_paths(text):
     "see lessons/README.md and rnn/bptt.py",
     "https://example.org/home/page",
     "tensor([1., 2.], shape=(2,), dtype=float32, device=cpu)",
+    '<audio controls="controls"><source src="data:audio/wav;base64,UklGRi/tmp/AAB/home/x+" '
+    'type="audio/wav" /></audio>',
 ])
 def test_absolute_path_finder_leaves_ordinary_text_alone(text):
     assert absolute_paths(text) == []
