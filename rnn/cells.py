@@ -36,7 +36,9 @@ def _affine(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
     """x W_ih^T + b_ih + h W_hh^T + b_hh: every gate's pre-activation, (B, G*H)."""
     gates = x @ weight_ih.T + h @ weight_hh.T
     if bias_ih is not None:
-        gates = gates + bias_ih + bias_hh
+        gates = gates + bias_ih
+    if bias_hh is not None:
+        gates = gates + bias_hh
     return gates
 
 
@@ -83,7 +85,9 @@ def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reset_after
     xw = x @ weight_ih.T  # [W_ir x, W_iz x, W_in x] side by side
     hw = h @ weight_hh.T  # [W_hr h, W_hz h, W_hn h]
     if bias_ih is not None:
-        xw, hw = xw + bias_ih, hw + bias_hh
+        xw = xw + bias_ih
+    if bias_hh is not None:
+        hw = hw + bias_hh
     r = (xw[:, 0:H] + hw[:, 0:H]).sigmoid()
     z = (xw[:, H:2 * H] + hw[:, H:2 * H]).sigmoid()
     if reset_after:

@@ -232,3 +232,29 @@ def test_cell_rejects_state_of_wrong_shape():
 def test_cell_rejects_nonlinearity_other_than_tanh_or_relu():
     with pytest.raises(ValueError, match="RNNCell: nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
         rnn.RNNCell(I, H, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "gru_cho"])
+@pytest.mark.parametrize("given", ["ih", "hh"])
+def test_reference_cell_takes_either_bias_alone(name, given):
+    # One bias given is that bias added, as a zero for the other: not both dropped, not a TypeError.
+    rng = np.random.default_rng(7)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3, "gru_cho": 3}[name]
+    B, I, H = 3, 4, 5
+    x, h, c = (tg.tensor(rng.standard_normal(s)) for s in [(B, I), (B, H), (B, H)])
+    w_ih = tg.tensor(rng.standard_normal((gates * H, I)))
+    w_hh = tg.tensor(rng.standard_normal((gates * H, H)))
+    bias = tg.tensor(rng.standard_normal(gates * H))
+    zero = tg.zeros(gates * H, dtype=bias.dtype)
+    one = {"bias_ih": bias} if given == "ih" else {"bias_hh": bias}
+    both = {"bias_ih": bias, "bias_hh": zero} if given == "ih" else {"bias_ih": zero, "bias_hh": bias}
+
+    def step(**biases):
+        if name == "rnn":
+            return rnn_cell(x, h, w_ih, w_hh, **biases)
+        if name == "lstm":
+            return lstm_cell(x, h, c, w_ih, w_hh, **biases)[1]
+        return gru_cell(x, h, w_ih, w_hh, reset_after=name == "gru", **biases)
+
+    np.testing.assert_allclose(step(**one).numpy(), step(**both).numpy(), rtol=0, atol=1e-12)
+    assert not np.allclose(step(**one).numpy(), step().numpy())
