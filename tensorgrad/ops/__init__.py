@@ -31,6 +31,7 @@ Adding an op:
 """
 
 from ..autograd import ShapeError  # noqa: F401  (tg.ShapeError, raised by the ops)
+from .ctc import CTCLoss  # noqa: F401
 from .elementwise import (  # noqa: F401
     Add,
     Div,
