@@ -106,7 +106,8 @@ def ctc_prefix_beam_search(log_probs, input_lengths=None, beam_width=10, blank=0
     Unlike best-path decoding it sums the probabilities of all paths that give the same labels,
     keeping the ``beam_width`` most likely label prefixes after each frame; wide enough, it is exact.
     log_probs (T, N, C) with input_lengths (N,) (default: all T) -> a list of N (labels, log_prob);
-    (T, C) -> one (labels, log_prob). log_prob is log p(labels | input), the negated CTC loss.
+    (T, C) -> one (labels, log_prob). log_prob sums the paths the beam kept: log p(labels | input),
+    the negated CTC loss, when no prefix on the way was pruned, and less than that otherwise.
     """
     a, lengths, batched = _frames(log_probs, input_lengths, "ctc_prefix_beam_search")
     _check_blank(blank, a.shape[2], "ctc_prefix_beam_search")
