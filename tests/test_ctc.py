@@ -257,6 +257,21 @@ def test_torch_nn_ctcloss_with_concatenated_targets_and_float32():
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_torch_parity_unbatched_and_zero_length_inputs():
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    lp = _random_lp(np.random.default_rng(15), 5, 2, 4)
+    ours = F.ctc_loss(tg.tensor(lp[:, 0]), np.array([1, 2]), 5, 2, reduction="none")
+    theirs = TF.ctc_loss(torch.tensor(lp[:, 0]), torch.tensor([1, 2]), torch.tensor(5), torch.tensor(2),
+                         reduction="none")
+    assert ours.shape == tuple(theirs.shape) == ()
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    targets = np.array([[1, 1], [2, 0]])
+    ours = F.ctc_loss(tg.tensor(lp), targets, [0, 0], [0, 1], reduction="none").numpy()
+    theirs = TF.ctc_loss(torch.tensor(lp), torch.tensor(targets), [0, 0], [0, 1], reduction="none").numpy()
+    np.testing.assert_array_equal(ours, theirs)
+
+
 # ------------------------------------------------------------------ errors
 def _call(**changes):
     lp, targets, il, tl = _batch(np.random.default_rng(14))

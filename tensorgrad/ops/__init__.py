@@ -9,6 +9,7 @@ backward, with f and its derivative in its docstring. One module per family:
     reductions.py   sum, mean, max/min, norm, prod, cumsum, and the matrix product
     shape.py        reshape, transpose, expand, repeat, split, indexing, gather, cat, stack, pad
     losses.py       softmax, log_softmax, NLL and cross-entropy
+    ctc.py          the CTC loss (alpha/beta recursions over the frames)
 
 Notation in the docstrings: g is the gradient arriving at the output, dL/dx
 what backward returns for input x.
