@@ -35,14 +35,6 @@ def _logsumexp(*terms):
     return finite + xp.log(total)
 
 
-def _shift(a, k, fill):
-    """a shifted right by k along the last axis, the first k entries set to ``fill``."""
-    xp = get_array_module(a)
-    out = xp.full_like(a, fill)
-    out[..., k:] = a[..., :a.shape[-1] - k]
-    return out
-
-
 class CTCLoss(Function, trusted=True):
     """loss_n = -log sum over the alignments of target n of prod_t p_t(path_t), one per sequence.
 
@@ -69,17 +61,18 @@ class CTCLoss(Function, trusted=True):
         rows = xp.arange(N)[:, None]
         emit = logp[:, rows, ext]  # (T, N, L): logp_t(l_s)
         neg_inf = -xp.inf
-        alpha = xp.full((T, N, L), neg_inf, dtype=logp.dtype)
+        # alpha with two -inf columns in front, so that s-1 and s-2 are views for every s
+        padded = xp.full((T, N, L + 2), neg_inf, dtype=logp.dtype)
+        alpha = padded[:, :, 2:]
+        skip_add = xp.where(skip, 0.0, neg_inf).astype(logp.dtype)  # + -inf where no skip
+        running = (xp.arange(T)[:, None] < input_lengths[None, :])[:, :, None]  # (T, N, 1)
         with numpy.errstate(divide="ignore", invalid="ignore"):
             if T:
-                alpha[0, :, 0] = emit[0, :, 0]
-                if L > 1:
-                    alpha[0, :, 1] = emit[0, :, 1]
+                alpha[0, :, :2] = emit[0, :, :2]
             for t in range(1, T):
-                prev = alpha[t - 1]
-                stepped = _logsumexp(prev, _shift(prev, 1, neg_inf),
-                                     xp.where(skip, _shift(prev, 2, neg_inf), neg_inf))
-                alpha[t] = xp.where((t < input_lengths)[:, None], stepped + emit[t], prev)
+                prev = padded[t - 1]
+                stepped = _logsumexp(prev[:, 2:], prev[:, 1:-1], prev[:, :-2] + skip_add)
+                alpha[t] = xp.where(running[t], stepped + emit[t], prev[:, 2:])
             last = xp.maximum(input_lengths - 1, 0)
             final = alpha[last, xp.arange(N)] if T else xp.full((N, L), neg_inf, dtype=logp.dtype)
             end = 2 * target_lengths
@@ -106,20 +99,21 @@ class CTCLoss(Function, trusted=True):
         s_idx = xp.arange(L)[None, :]
         start = xp.where((s_idx == self.end[:, None]) | (s_idx == self.end[:, None] - 1), 0.0, neg_inf)
         start = start.astype(alpha.dtype)
-        skip_up = _shift_left(skip)  # skip_up[s]: a skip from s to s+2 is allowed
+        skip_up = xp.where(_shift_left(skip), 0.0, neg_inf).astype(alpha.dtype)  # s -> s+2 allowed
         posterior = xp.zeros((T, N, L), dtype=alpha.dtype)
         beta = xp.full_like(start, neg_inf)  # beta_{t+1}; nothing lies past the last frame
+        ahead = xp.full((N, L + 2), neg_inf, dtype=alpha.dtype)  # two -inf columns behind: s+1, s+2
+        first = (xp.arange(T)[:, None] == input_lengths[None, :] - 1)[:, :, None]  # (T, N, 1)
+        inside = (xp.arange(T)[:, None] < input_lengths[None, :] - 1)[:, :, None]
         with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for t in range(T - 1, -1, -1):
                 if t < T - 1:
-                    nxt = beta + emit[t + 1]
-                    stepped = _logsumexp(nxt, _shift_left_fill(nxt, 1, neg_inf),
-                                         xp.where(skip_up, _shift_left_fill(nxt, 2, neg_inf), neg_inf))
+                    ahead[:, :L] = beta + emit[t + 1]
+                    stepped = _logsumexp(ahead[:, :L], ahead[:, 1:L + 1], ahead[:, 2:] + skip_up)
                 else:
                     stepped = beta
                 # a sequence's last frame starts its recursion; frames past its end get nothing
-                beta = xp.where((t == input_lengths - 1)[:, None], start,
-                                xp.where((t < input_lengths - 1)[:, None], stepped, neg_inf))
+                beta = xp.where(first[t], start, xp.where(inside[t], stepped, neg_inf))
                 posterior[t] = xp.exp(alpha[t] + beta - self.log_z[:, None])
         scale = -g
         if self.zero_infinity:
@@ -137,12 +131,4 @@ def _shift_left(a):
     xp = get_array_module(a)
     out = xp.zeros_like(a)
     out[..., :-2] = a[..., 2:]
-    return out
-
-
-def _shift_left_fill(a, k, fill):
-    """a shifted left by k along the last axis, the last k entries set to ``fill``."""
-    xp = get_array_module(a)
-    out = xp.full_like(a, fill)
-    out[..., :a.shape[-1] - k] = a[..., k:]
     return out
