@@ -3,6 +3,7 @@
 from .attention import AdditiveAttention, additive_attention
 from .bleu import corpus_bleu, modified_precision, sentence_bleu
 from .cells import GRUCell, LSTMCell, RNNCell, gru_cell, lstm_cell, rnn_cell
+from .ctc import ctc_greedy_decode, ctc_prefix_beam_search, edit_distance, error_rate
 from .decode import Hypothesis, beam_search, greedy_decode
 from .layers import GRU, LSTM, RNN
 from .lru import LRU
@@ -21,4 +22,5 @@ __all__ = [
     "additive_attention", "AdditiveAttention",
     "greedy_decode", "beam_search", "Hypothesis",
     "corpus_bleu", "sentence_bleu", "modified_precision",
+    "ctc_greedy_decode", "ctc_prefix_beam_search", "edit_distance", "error_rate",
 ]

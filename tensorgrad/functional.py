@@ -460,3 +460,95 @@ def where(cond, a, b):
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype} (compare, e.g. x > 0)")
     return ops.Where.apply(a, b, cond=c)
+
+
+def _ctc_lengths(lengths, n, batched, what):
+    """input_lengths/target_lengths (a Tensor, list, tuple, or an int when unbatched) as host ints (n,)."""
+    a = backend.to_numpy(lengths.array) if isinstance(lengths, Tensor) else numpy.asarray(lengths)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: {what} must be integers, got dtype {a.dtype}")
+    expected = (n,) if batched else ()
+    if not batched and a.shape == (1,):
+        a = a.reshape(())
+    if a.shape != expected:
+        raise ValueError(f"ctc_loss: {what} must have shape {expected}, one length per sequence, "
+                         f"got {a.shape}")
+    a = a.reshape(n).astype(numpy.int64)
+    if (a < 0).any():
+        raise ValueError(f"ctc_loss: {what} must be >= 0, got {int(a.min())}")
+    return a
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
+             zero_infinity=False):
+    """Connectionist temporal classification loss (torch's ``F.ctc_loss``): -log p(target | input).
+
+    log_probs: (T, N, C) log-probabilities (e.g. ``log_softmax(logits, dim=2)``), or (T, C) for
+    one sequence. targets: (N, S) padded (entries past a target's length ignored) or 1-D, all
+    targets concatenated; (S,) when unbatched. input_lengths, target_lengths: (N,) ints (Tensors,
+    lists or tuples; plain ints when unbatched). Labels are in [0, C) and never ``blank``.
+    reduction: "mean" (each loss divided by its target length, at least 1, then the batch mean),
+    "sum", or "none" (N,). A target no alignment fits (too long for its input) has loss inf
+    and a nan gradient; ``zero_infinity=True`` makes both 0.
+    The gradient is the true one wrt log_probs; torch's adds exp(log_probs), which cancels
+    through log_softmax, so gradients wrt logits agree with torch's.
+    """
+    name = "ctc_loss"
+    _check_loss_call(log_probs, reduction, name)
+    require_float(log_probs, "ctc_loss: log_probs must be a floating point tensor of log-probabilities")
+    if log_probs.ndim not in (2, 3):
+        raise ValueError(f"ctc_loss: log_probs must be (T, N, C), or (T, C) for one sequence, "
+                         f"got {log_probs.ndim} dimensions {log_probs.shape}")
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.reshape(log_probs.shape[0], 1, log_probs.shape[1])
+    T, N, C = lp.shape
+    if not (isinstance(blank, numbers.Integral) and 0 <= blank < C):
+        raise ValueError(f"ctc_loss: blank must be a class index in [0, {C - 1}], got {blank!r}")
+    in_len = _ctc_lengths(input_lengths, N, batched, "input_lengths")
+    tg_len = _ctc_lengths(target_lengths, N, batched, "target_lengths")
+    if (in_len > T).any():
+        raise ValueError(f"ctc_loss: input_lengths must be at most the number of frames T={T}, "
+                         f"got {int(in_len.max())}")
+    t = backend.to_numpy(targets.array) if isinstance(targets, Tensor) else numpy.asarray(targets)
+    if t.size == 0:
+        t = t.astype(numpy.int64)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: targets must be integer labels, got dtype {t.dtype}")
+    S = int(tg_len.max()) if N else 0
+    if batched and t.ndim == 2:
+        if t.shape[0] != N or t.shape[1] < S:
+            raise ValueError(f"ctc_loss: padded targets must have shape (N={N}, S >= {S}), the longest "
+                             f"target_length, got {t.shape}")
+        padded = t[:, :S] if S else numpy.zeros((N, 0), dtype=numpy.int64)
+    elif t.ndim == 1:
+        total = int(tg_len.sum())
+        if t.shape[0] < total:
+            what = "the concatenated targets have" if batched else "targets has"
+            raise ValueError(f"ctc_loss: {what} {t.shape[0]} labels but target_lengths add up to {total}")
+        padded = numpy.zeros((N, S), dtype=numpy.int64)
+        starts = numpy.concatenate([[0], numpy.cumsum(tg_len)[:-1]]).astype(numpy.int64)
+        for n in range(N):
+            padded[n, :tg_len[n]] = t[starts[n]:starts[n] + tg_len[n]]
+    else:
+        raise ValueError(f"ctc_loss: targets must be (N, S) padded or 1-D concatenated"
+                         f"{'' if batched else ' ((S,) for unbatched log_probs)'}, got {t.ndim} dimensions")
+    padded = padded.astype(numpy.int64)
+    used = numpy.arange(S)[None, :] < tg_len[:, None]
+    labels = padded[used]
+    if labels.size:
+        if labels.min() < 0 or labels.max() >= C:
+            bad = labels[(labels < 0) | (labels >= C)][0]
+            raise ValueError(f"ctc_loss: target label {int(bad)} is out of range for {C} classes")
+        if (labels == blank).any():
+            raise ValueError(f"ctc_loss: a target contains the blank label {blank}; targets hold labels "
+                             f"only (the blank is inserted by the loss)")
+    xp = backend.get_array_module(lp.array)
+    loss = ops.CTCLoss.apply(lp, targets=xp.asarray(padded), input_lengths=xp.asarray(in_len),
+                             target_lengths=xp.asarray(tg_len), blank=int(blank),
+                             zero_infinity=bool(zero_infinity))
+    if reduction == "mean":
+        per_label = xp.asarray(numpy.maximum(tg_len, 1).astype(log_probs.dtype))
+        return (loss / _constant(per_label)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss if batched else loss.reshape(())

@@ -579,6 +579,7 @@ from .nn_layers import (  # noqa: E402
     BCELoss,  # noqa: F401
     BCEWithLogitsLoss,  # noqa: F401
     CrossEntropyLoss,  # noqa: F401
+    CTCLoss,  # noqa: F401
     Dropout,  # noqa: F401
     Embedding,  # noqa: F401
     Identity,  # noqa: F401

@@ -242,3 +242,18 @@ class BCELoss(Module):
 
     def forward(self, input, target):
         return functional.binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class CTCLoss(Module):
+    """``functional.ctc_loss`` as a module: ``nn.CTCLoss()(log_probs, targets, input_lengths,
+    target_lengths)``."""
+
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        self.blank, self.reduction, self.zero_infinity = blank, reduction, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return functional.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=self.blank,
+                                   reduction=self.reduction, zero_infinity=self.zero_infinity)
+
+    def extra_repr(self):
+        return f"blank={self.blank}, reduction={self.reduction!r}, zero_infinity={self.zero_infinity}"

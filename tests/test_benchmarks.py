@@ -17,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 CASES = {
     "rnn_training_step.py": ["--kinds", "LSTM", "GRU", "RNN", "--sizes", "S", "--rounds", "1"],
+    "ctc.py": ["--rounds", "1", "--shapes", "6,2,5,2"],
     "charlm.py": ["--rounds", "1", "--hidden", "16", "--embedding", "8", "--bptt", "8", "--batch-size", "4",
                   "--sample-length", "5"],
     "op_chain.py": ["--rounds", "3", "--number", "1"],
