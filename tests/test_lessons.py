@@ -26,8 +26,9 @@ STUDENT_CHECK_ERRORS = {"NotImplementedError", "AssertionError", "NameError"}
 
 
 pytest_plugins = ["pytester"]
-LESSONS = tool.lesson_paths()
-by_name = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+LESSONS = tool.lesson_paths()  # the numbered lessons
+NOTEBOOKS = tool.course_notebooks()  # the lessons, each project brief and its worked solution
+by_name = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 
 
 def read(path):
@@ -261,13 +262,47 @@ def test_unterminated_solution_region_is_an_error():
 def test_student_command_writes_every_lesson(tmp_path):
     command = [sys.executable, str(ROOT / "tools" / "lessons.py"), "student", "--out", str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in LESSONS], result.stdout
+    handed_out = sorted(p.name for p in tool.course_notebooks(instructor=False))
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == handed_out, result.stdout
+    assert not any(tool.is_solution_notebook(p) for p in tmp_path.glob("*.ipynb"))
     for path in tmp_path.glob("*.ipynb"):
         nb = read(path)
         nbformat.validate(nb)
         for cell in code_cells(nb):
             assert cell.outputs == [] and cell.execution_count is None
             assert "SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
+
+
+def test_course_notebooks_are_the_lessons_then_each_brief_and_its_solution(tmp_path, monkeypatch):
+    for name in ("01_b.ipynb", "00_a.ipynb", "capstone.ipynb", "capstone_solution.ipynb", "zz.ipynb"):
+        (tmp_path / name).write_text("{}")
+    monkeypatch.setattr(tool, "LESSONS", tmp_path)
+    assert [p.name for p in tool.lesson_paths()] == ["00_a.ipynb", "01_b.ipynb"]
+    assert [p.name for p in tool.course_notebooks()] == ["00_a.ipynb", "01_b.ipynb", "capstone.ipynb",
+                                                         "capstone_solution.ipynb", "zz.ipynb"]
+    assert [p.name for p in tool.course_notebooks(instructor=False)] == ["00_a.ipynb", "01_b.ipynb",
+                                                                         "capstone.ipynb", "zz.ipynb"]
+
+
+def test_the_capstone_brief_has_a_worked_solution():
+    briefs = tool.brief_paths()
+    assert [p.name for p in briefs] == ["capstone.ipynb"]
+    assert (tool.LESSONS / "capstone_solution.ipynb").is_file()
+
+
+@pytest.mark.parametrize("command", ["student", "release"])
+def test_student_and_release_refuse_the_worked_solution(command, tmp_path):
+    solution = tool.LESSONS / "capstone_solution.ipynb"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "lessons.py"), command, "--out",
+                             str(tmp_path), str(solution)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "instructor's worked solution of capstone.ipynb" in result.stderr, result.stderr
+    assert not list(tmp_path.rglob("*.ipynb"))
+    with pytest.raises(ValueError, match="never hands it out"):
+        tool.write_student_versions([solution], tmp_path)
+    brief = subprocess.run([sys.executable, str(ROOT / "tools" / "lessons.py"), command, "--out",
+                            str(tmp_path), "capstone.ipynb"], capture_output=True, text=True, check=True)
+    assert [p.name for p in tmp_path.rglob("*.ipynb")] == ["capstone.ipynb"], brief.stdout
 
 
 @by_name
