@@ -26,8 +26,11 @@ STUDENT_CHECK_ERRORS = {"NotImplementedError", "AssertionError", "NameError"}
 
 
 pytest_plugins = ["pytester"]
-LESSONS = tool.lesson_paths()
-by_name = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+LESSONS = tool.lesson_paths()  # the numbered lessons
+NOTEBOOKS = tool.course_notebooks()  # the lessons, each project brief and its worked solution
+by_name = pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+# Exercises are the lessons' (a project brief and its worked solution have none).
+by_lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
 
 def read(path):
@@ -212,7 +215,7 @@ def test_errors_only_in_cells_tagged_raises_exception(path):
                                    else "stores an error but is not tagged raises-exception"))
 
 
-@by_name
+@by_lesson
 def test_exercises_follow_nbgrader_conventions(path):
     cells = read(path).cells
     grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
@@ -261,7 +264,9 @@ def test_unterminated_solution_region_is_an_error():
 def test_student_command_writes_every_lesson(tmp_path):
     command = [sys.executable, str(ROOT / "tools" / "lessons.py"), "student", "--out", str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
-    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in LESSONS], result.stdout
+    handed_out = sorted(p.name for p in tool.course_notebooks(instructor=False))
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == handed_out, result.stdout
+    assert not any(tool.is_solution_notebook(p) for p in tmp_path.glob("*.ipynb"))
     for path in tmp_path.glob("*.ipynb"):
         nb = read(path)
         nbformat.validate(nb)
@@ -270,7 +275,60 @@ def test_student_command_writes_every_lesson(tmp_path):
             assert "SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
 
 
-@by_name
+def test_course_notebooks_are_the_lessons_then_each_brief_and_its_solution(tmp_path, monkeypatch):
+    for name in ("01_b.ipynb", "00_a.ipynb", "capstone.ipynb", "capstone_solution.ipynb", "zz.ipynb"):
+        (tmp_path / name).write_text("{}")
+    monkeypatch.setattr(tool, "LESSONS", tmp_path)
+    assert [p.name for p in tool.lesson_paths()] == ["00_a.ipynb", "01_b.ipynb"]
+    assert [p.name for p in tool.course_notebooks()] == ["00_a.ipynb", "01_b.ipynb", "capstone.ipynb",
+                                                         "capstone_solution.ipynb", "zz.ipynb"]
+    assert [p.name for p in tool.course_notebooks(instructor=False)] == ["00_a.ipynb", "01_b.ipynb",
+                                                                         "capstone.ipynb", "zz.ipynb"]
+
+
+def test_the_capstone_brief_has_a_worked_solution():
+    briefs = tool.brief_paths()
+    assert [p.name for p in briefs] == ["capstone.ipynb"]
+    assert (tool.LESSONS / "capstone_solution.ipynb").is_file()
+
+
+def _rubric_rows(path):
+    """(criterion, points) of the markdown rubric table (rows "| criterion | points | ... |") in ``path``."""
+    rows = []
+    for cell in read(path).cells:
+        if cell.cell_type == "markdown" and "| criterion | points |" in cell.source:
+            for line in cell.source.split("\n"):
+                fields = [f.strip() for f in line.strip().strip("|").split("|")]
+                if len(fields) >= 2 and fields[1].isdigit():
+                    rows.append((fields[0], int(fields[1])))
+    return rows
+
+
+def test_capstone_rubric_totals_100_and_the_worked_solution_is_marked_on_it():
+    brief = _rubric_rows(tool.LESSONS / "capstone.ipynb")
+    assert sum(points for _, points in brief) == 100 and len(brief) >= 5, brief
+    text = "\n".join(c.source for c in read(tool.LESSONS / "capstone.ipynb").cells)
+    assert "at most 50" in text and "baseline" in text.lower()
+    marked = _rubric_rows(tool.LESSONS / "capstone_solution.ipynb")
+    assert [p for _, p in marked] == [p for _, p in brief], "the solution is marked on another rubric"
+
+
+@pytest.mark.parametrize("command", ["student", "release"])
+def test_student_and_release_refuse_the_worked_solution(command, tmp_path):
+    solution = tool.LESSONS / "capstone_solution.ipynb"
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "lessons.py"), command, "--out",
+                             str(tmp_path), str(solution)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "instructor's worked solution of capstone.ipynb" in result.stderr, result.stderr
+    assert not list(tmp_path.rglob("*.ipynb"))
+    with pytest.raises(ValueError, match="never hands it out"):
+        tool.write_student_versions([solution], tmp_path)
+    brief = subprocess.run([sys.executable, str(ROOT / "tools" / "lessons.py"), command, "--out",
+                            str(tmp_path), "capstone.ipynb"], capture_output=True, text=True, check=True)
+    assert [p.name for p in tmp_path.rglob("*.ipynb")] == ["capstone.ipynb"], brief.stdout
+
+
+@by_lesson
 def test_student_version_fails_every_exercise_check(path, tmp_path):
     solution = read(path)
     [student_path] = tool.write_student_versions([path], tmp_path)
@@ -298,7 +356,7 @@ def test_student_version_fails_every_exercise_check(path, tmp_path):
             f"check cell {cell.id} should fail on the student version, got {raised or 'no error'}")
 
 
-@by_name
+@by_lesson
 def test_student_version_holds_no_wrong_answers(path, tmp_path):
     solution = read(path)
     answers = [a for c in solution.cells for a in c.metadata.get(tool.WRONG_ANSWERS, [])]
@@ -315,7 +373,7 @@ def test_student_version_holds_no_wrong_answers(path, tmp_path):
 # ------------------------------------------------------------ known-wrong answers
 
 
-@by_name
+@by_lesson
 def test_known_wrong_answers_fail_their_checks(path):
     # One kernel per lesson: at each exercise the stub, every known-wrong answer and the solution
     # go in the marked region, each followed by the check cell (tools/lessons.py wrong-answers).

@@ -19,7 +19,7 @@ import pytest
 import lessons as tool  # tools/lessons.py: pytest's pythonpath holds tools/
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = tool.lesson_paths()
+LESSONS = tool.course_notebooks()  # lessons, project briefs, worked solutions
 
 
 @pytest.fixture(scope="module", params=tool.OTHER_BLAS_KERNELS)

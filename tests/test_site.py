@@ -18,6 +18,7 @@ import lessons as lessons_tool  # tools/lessons.py: pytest's pythonpath holds to
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = lessons_tool.lesson_paths()
+STUDENT_NOTEBOOKS = lessons_tool.course_notebooks(instructor=False)  # the lessons, then the project briefs
 by_lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -25,7 +26,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 class Page(HTMLParser):
     """What the tests need from one HTML page: its visible text, its ids, and every URL it references."""
 
-    URL_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src", "iframe": "src"}
+    URL_ATTRS = {"a": "href", "link": "href", "img": "src", "script": "src", "source": "src", "iframe": "src",
+                 "audio": "src"}
 
     def __init__(self, path):
         super().__init__(convert_charrefs=True)
@@ -116,7 +118,7 @@ def test_every_lesson_has_a_page_and_a_row_in_the_index(student_site):
         assert (out / f"{path.stem}.html").is_file(), f"no page for {path.name}"
         assert f"{path.stem}.html" in linked, f"the index does not link to {path.stem}.html"
     assert {p.name for p in pages(out)} == ({"index.html", website.GETTING_STARTED}
-                                            | {f"{p.stem}.html" for p in LESSONS})
+                                            | {f"{p.stem}.html" for p in STUDENT_NOTEBOOKS})
 
 
 @by_lesson
@@ -171,7 +173,7 @@ def test_math_is_converted_to_mathml_at_build_time(student_site, path):
 
 def test_previous_and_next_links_chain_the_lessons_in_order(student_site):
     out, _ = student_site
-    names = [f"{p.stem}.html" for p in LESSONS]
+    names = [f"{p.stem}.html" for p in STUDENT_NOTEBOOKS]  # the capstone brief follows the last lesson
     for k, name in enumerate(names):
         html = (out / name).read_text()
         previous = re.findall(r'rel="prev" href="([^"]+)"', html)
@@ -397,3 +399,87 @@ def test_a_row_of_panels_is_marked_wide_and_a_single_plot_is_not(tmp_path):
     nbformat.write(nb, tmp_path / "00_figures.ipynb")
     lesson = website.render_lesson(tmp_path / "00_figures.ipynb")
     assert [out.wide for out in lesson.cells[1].outputs] == [True, False]
+
+
+# ------------------------------------------------------------------ the capstone project
+
+
+def test_capstone_brief_follows_the_lessons_and_its_solution_stays_out_of_the_student_site(student_site):
+    out, lessons = student_site
+    assert [lesson.kind for lesson in lessons][-1] == "brief"
+    index = (out / "index.html").read_text()
+    assert index.index('href="capstone.html"') > index.index(f'href="{LESSONS[-1].stem}.html"')
+    assert 'href="notebooks/capstone.ipynb"' in index
+    assert (out / "notebooks" / "capstone.ipynb").is_file()
+    assert not list(out.rglob("capstone_solution*")), "the worked solution reached the student site"
+    assert "capstone_solution" not in index and "instructor only" not in index
+
+
+def test_instructor_site_shows_the_worked_solution_marked_instructor_only(instructor_site):
+    out, lessons = instructor_site
+    assert [lesson.path.name for lesson in lessons][-2:] == ["capstone.ipynb", "capstone_solution.ipynb"]
+    index = Page(out / "index.html")
+    row = index.path.read_text().split('href="capstone_solution.html"')[1].split("</tr>")[0]
+    assert "instructor only" in row
+    page = (out / "capstone_solution.html").read_text()
+    assert "Instructor only:" in page and "capstone.ipynb" in page
+    assert (out / "notebooks" / "solutions" / "capstone_solution.ipynb").is_file()
+    assert not (out / "notebooks" / "capstone_solution.ipynb").exists()
+
+
+def test_student_site_refuses_a_worked_solution_named_on_the_command_line(tmp_path):
+    with pytest.raises(website.SiteError, match="instructor's worked solution of capstone.ipynb"):
+        website.build_site(tmp_path / "site", [lessons_tool.LESSONS / "capstone_solution.ipynb"])
+
+
+# ------------------------------------------------------------------ audio
+
+
+def _lesson_with_audio(folder, html=None):
+    """A lesson whose cell 1 displays IPython.display.Audio of a 440 Hz sine (or the given HTML)."""
+    import numpy as np
+    from IPython.display import Audio
+
+    rate = 8000
+    sine = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate // 4) / rate)
+    clip = Audio(sine, rate=rate, normalize=False)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Lesson 00: audio\n\n## 1. A tone"),
+        nbformat.v4.new_code_cell("Audio(sine, rate=8000)", execution_count=1)])
+    html = clip._repr_html_() if html is None else html
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"text/html": html,
+                                                                        "text/plain": repr(clip)})]
+    path = folder / "00_audio.ipynb"
+    nbformat.write(nb, path)
+    return path, clip.data
+
+
+def test_audio_output_becomes_a_wav_file_and_a_playable_audio_element(tmp_path):
+    path, wav = _lesson_with_audio(tmp_path)
+    assert wav[:4] == b"RIFF"
+    out = tmp_path / "site"
+    website.build_site(out, [path])
+    assert (out / "audio" / "00_audio-cell01-0.wav").read_bytes() == wav
+    page = Page(out / "00_audio.html")
+    assert ("audio", "audio/00_audio-cell01-0.wav") in page.refs
+    html = page.path.read_text()
+    assert "data:audio" not in html  # IPython's HTML is not copied: the page has the builder's own element
+    assert "Your browser does not support" not in html
+
+
+@pytest.mark.parametrize("payload, message", [
+    ("Tk9UIEEgV0FWRSBGSUxFLCBKVVNUIFNPTUUgQllURVMgVEhBVCBBUkUgTE9OR0VSIFRIQU4gNDQ=", "not a RIFF/WAVE file"),
+    ("UklGRg", "not valid base64"),  # cut off: its padding is missing
+])
+def test_audio_that_is_not_a_wav_file_is_an_error_naming_lesson_and_cell(tmp_path, payload, message):
+    html = f'<audio controls><source src="data:audio/wav;base64,{payload}" type="audio/wav" /></audio>'
+    path, _ = _lesson_with_audio(tmp_path, html)
+    with pytest.raises(website.SiteError, match=f"00_audio.ipynb, cell 1: .*{message}"):
+        website.build_site(tmp_path / "site", [path])
+
+
+def test_an_audio_clip_over_the_size_limit_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(website, "MAX_AUDIO_BYTES", 1000)
+    path, _ = _lesson_with_audio(tmp_path)
+    with pytest.raises(website.SiteError, match="cell 1: an audio clip is over 1000 bytes"):
+        website.build_site(tmp_path / "site", [path])

@@ -33,6 +33,11 @@ the ``wrong_answers`` lists removed and hidden tests kept for nbgrader to strip.
 ``grade`` (tools/grading.py) runs each submission with the instructor's check
 cells in a fresh kernel and sandbox, and writes a gradebook and feedback.
 
+Unnumbered notebooks are project briefs (``lessons/capstone.ipynb``), handed out like
+lessons; ``NAME_solution.ipynb`` is the instructor's worked solution of ``NAME.ipynb``:
+regenerate, portable and wrong-answers run it, student and release refuse it. With no
+notebook named, commands go over every lesson, brief and solution (``course_notebooks``).
+
 All commands pin the same environment as the test run (see PINNED_ENV and the
 root conftest.py) and run the kernel on this interpreter, as
 ``pytest --nbval-current-env`` does.
@@ -75,6 +80,9 @@ CHECK_TAG = "exercise-check"
 WRONG_ANSWERS = "wrong_answers"  # cell metadata key: the known-wrong answers of an exercise
 MIN_WRONG_ANSWERS = 3
 MIN_EXERCISES_FROM_LESSON_02 = 2  # lessons 00 and 01 may have fewer
+# Unnumbered notebooks in lessons/ are project briefs (capstone.ipynb); NAME_solution.ipynb is the
+# instructor's worked solution of NAME.ipynb, which student and release never hand out.
+SOLUTION_SUFFIX = "_solution"
 
 
 def pin_environment():
@@ -91,8 +99,48 @@ def pin_environment():
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *paths])
 
 
+def is_solution_notebook(path):
+    """Whether ``path`` is a project's worked solution (``NAME_solution.ipynb``, instructors only)."""
+    return Path(path).stem.endswith(SOLUTION_SUFFIX)
+
+
+def brief_of(path):
+    """The project brief ``lessons/NAME.ipynb`` that solution notebook ``NAME_solution.ipynb`` solves."""
+    path = Path(path)
+    return path.with_name(path.stem.removesuffix(SOLUTION_SUFFIX) + ".ipynb")
+
+
+def brief_paths():
+    """The project briefs: every unnumbered ``lessons/NAME.ipynb`` that is not a worked solution."""
+    return sorted(p for p in LESSONS.glob("*.ipynb")
+                  if lesson_number(p) is None and not is_solution_notebook(p))
+
+
+def course_notebooks(instructor=True):
+    """Every notebook of the course, in reading order: the numbered lessons, then each project brief
+    followed (``instructor``) by its worked solution. Tests, the time budget, portability and the
+    site go over these; ``lesson_paths()`` stays the numbered lessons."""
+    paths = lesson_paths()
+    for brief in brief_paths():
+        paths.append(brief)
+        solution = brief.with_name(brief.stem + SOLUTION_SUFFIX + ".ipynb")
+        if instructor and solution.exists():
+            paths.append(solution)
+    return paths
+
+
+def refuse_solution_notebooks(paths, command):
+    """``paths``; ValueError (one clear sentence) if it holds a worked solution: students never get one."""
+    for path in paths:
+        if is_solution_notebook(path):
+            raise ValueError(f"{Path(path).name} is the instructor's worked solution of "
+                             f"{brief_of(path).name}; '{command}' never hands it out to students "
+                             f"(name {brief_of(path).name} to hand out the project brief)")
+    return paths
+
+
 def lesson_paths(names=()):
-    """The lesson notebooks named (paths or bare file names), or every ``lessons/NN_*.ipynb``."""
+    """The notebooks named (paths or bare file names), or every numbered lesson ``lessons/NN_*.ipynb``."""
     if not names:
         return sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
     paths = []
@@ -246,7 +294,7 @@ def write_student_versions(paths, out):
     """Write the student version of each notebook in ``paths`` into folder ``out``; returns the new paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in paths:
+    for path in refuse_solution_notebooks(paths, "student"):
         nb = student_version(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         target = out / path.name
@@ -259,7 +307,7 @@ def write_release_versions(paths, out):
     """nbgrader's course layout in folder ``out``: ``source/NN_topic/NN_topic.ipynb`` per lesson
     (one assignment each, see release_version); returns the new paths."""
     written = []
-    for path in paths:
+    for path in refuse_solution_notebooks(paths, "release"):
         nb = release_version(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
         target = out / "source" / path.stem / path.name
@@ -604,7 +652,14 @@ def main(argv=None):
         grading.grade_all(args.submissions, args.out, args.timeout)
         print(f"wrote {args.out / 'gradebook.csv'}, gradebook.json and feedback/")
         return 0
-    paths = lesson_paths(args.notebooks)
+    if args.command in ("student", "release"):  # the lessons and project briefs, never a worked solution
+        try:
+            paths = refuse_solution_notebooks(lesson_paths(args.notebooks), args.command) if args.notebooks \
+                else course_notebooks(instructor=False)
+        except ValueError as err:
+            raise SystemExit(str(err)) from None
+    else:
+        paths = lesson_paths(args.notebooks) if args.notebooks else course_notebooks()
     if args.command == "wrong-answers":
         failed = False
         for path in paths:

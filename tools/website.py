@@ -30,6 +30,16 @@ In the student view (the default) every exercise shows the stub students get
 stored outputs are dropped; no cell metadata is rendered, so nothing else of an
 exercise's answer (its ``wrong_answers`` list included) reaches the pages.
 
+Project briefs (unnumbered notebooks, ``lessons/capstone.ipynb``) follow the lessons, in a
+table of their own on the index. A brief's worked solution (``capstone_solution.ipynb``) is
+instructor-only: the student site leaves it out (naming it there is an error), and the
+instructor site shows it after its brief, marked "instructor only" on the index and its page.
+
+Audio: an ``IPython.display.Audio`` output is stored as HTML holding the WAV file in a
+``data:audio/wav;base64,...`` URL. The builder never passes a notebook's HTML through; it takes
+the WAV bytes out, checks they are a RIFF/WAVE file of at most MAX_AUDIO_BYTES, writes them to
+``audio/NN_topic-cellNN-K.wav`` and shows its own ``<audio controls>`` element for that file.
+
 The site needs no network when it is viewed: math is converted to MathML at
 build time (latex2mathml; browsers render MathML natively), code is highlighted
 by Pygments into static CSS classes, figures are PNG files beside the pages, and
@@ -77,6 +87,9 @@ PYGMENTS_STYLE = "default"
 # On a phone a figure this much wider than tall (a row of panels) is shown at twice the column's
 # width, in a box that scrolls sideways: squeezed into 360 px its labels would be unreadable.
 WIDE_FIGURE = 2.5
+# An Audio output's WAV, as IPython stores it in text/html; base64 only, so the match is linear in its length.
+AUDIO_DATA_URL = re.compile(r'src="data:audio/(?:x-)?wav;base64,([A-Za-z0-9+/=]*)"')
+MAX_AUDIO_BYTES = 2_000_000  # about a minute of 16-bit mono at 16 kHz; lessons keep clips to a few seconds
 
 
 class SiteError(Exception):
@@ -88,11 +101,11 @@ class SiteError(Exception):
 
 @dataclass
 class Output:
-    """One stored output as the page shows it: kind is "stream", "error", "image" or "text"."""
+    """One stored output as the page shows it: kind is "stream", "error", "image", "audio" or "text"."""
 
     kind: str
     text: str = ""
-    name: str = ""  # stream name (stdout/stderr), or the figure's file name for an image
+    name: str = ""  # stream name (stdout/stderr), or the file name of an image or audio clip
     wide: bool = False  # a figure more than WIDE_FIGURE times as wide as tall (several panels)
 
 
@@ -115,6 +128,7 @@ class Lesson:
     exercises: list  # the exercises' nbgrader grade_ids, in order
     cells: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)  # figure file name -> PNG bytes
+    audio: dict = field(default_factory=dict)  # audio file name -> WAV bytes
     needs: list = field(default_factory=list)  # Requirements the lesson imports unconditionally
     optional: list = field(default_factory=list)  # Requirements imported only inside a block
 
@@ -123,12 +137,25 @@ class Lesson:
         return self.path.stem
 
     @property
+    def kind(self):
+        """"lesson" (numbered), "brief" (a project brief) or "solution" (a brief's worked solution)."""
+        if lessons_tool.is_solution_notebook(self.path):
+            return "solution"
+        return "lesson" if lessons_tool.lesson_number(self.path) is not None else "brief"
+
+    @property
+    def brief(self):
+        """The file name of the brief a worked solution solves."""
+        return lessons_tool.brief_of(self.path).name
+
+    @property
     def page(self):
         return f"{self.slug}.html"
 
     @property
     def notebook(self):
-        return f"notebooks/{self.path.name}"
+        """The notebook students download; a worked solution has none (only the instructor's copy)."""
+        return self.solution_notebook if self.kind == "solution" else f"notebooks/{self.path.name}"
 
     @property
     def solution_notebook(self):
@@ -217,8 +244,27 @@ def _headings(md, tokens):
     return found
 
 
-def _outputs(cell, slug, index, figures):
-    """The stored outputs of code cell ``index`` as Outputs; PNG figures go into ``figures`` by file name."""
+def audio_wav(html):
+    """The WAV files (bytes) of the ``data:audio/wav;base64`` URLs in an output's ``html``, each checked:
+    SiteError if one is not base64, not a RIFF/WAVE file, or over MAX_AUDIO_BYTES."""
+    clips = []
+    for match in AUDIO_DATA_URL.finditer(html):
+        if len(match.group(1)) > MAX_AUDIO_BYTES * 4 // 3 + 4:
+            raise SiteError(f"an audio clip is over {MAX_AUDIO_BYTES} bytes; keep clips to a few seconds")
+        try:
+            wav = base64.b64decode(match.group(1), validate=True)
+        except ValueError as err:
+            raise SiteError(f"an audio clip's data URL is not valid base64 ({err})") from err
+        if len(wav) < 44 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+            raise SiteError("an audio clip is not a RIFF/WAVE file (it must start with 'RIFF' and have "
+                            "'WAVE' at byte 8); display WAV audio, e.g. IPython.display.Audio(x, rate=r)")
+        clips.append(wav)
+    return clips
+
+
+def _outputs(cell, slug, index, figures, audio):
+    """The stored outputs of code cell ``index`` as Outputs; PNG figures go into ``figures`` and WAV
+    clips into ``audio``, by file name. No output's HTML is shown as it is stored."""
     shown = []
     for k, out in enumerate(cell.get("outputs", [])):
         if out.output_type == "stream":
@@ -234,6 +280,11 @@ def _outputs(cell, slug, index, figures):
                 width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk, right after the signature
                 shown.append(Output("image", data.get("text/plain", "figure"), name,
                                     wide=width > WIDE_FIGURE * height))
+            elif "text/html" in data and AUDIO_DATA_URL.search(data["text/html"]):
+                for m, wav in enumerate(audio_wav(data["text/html"])):
+                    name = f"{slug}-cell{index:02d}-{k}{f'-{m}' if m else ''}.wav"
+                    audio[name] = wav
+                    shown.append(Output("audio", "audio", name))
             elif "text/plain" in data:
                 shown.append(Output("text", data["text/plain"]))
     return shown
@@ -250,7 +301,7 @@ def render_lesson(path, instructor=False):
     md = markdown_renderer()
     nb = nbformat.read(path, as_version=4)
     shown_nb = nb if instructor else lessons_tool.student_version(nb)
-    cells, figures, headings = [], {}, []
+    cells, figures, audio, headings = [], {}, {}, []
     for i, (cell, shown) in enumerate(zip(nb.cells, shown_nb.cells, strict=True)):
         role = ("exercise" if lessons_tool.is_solution_cell(cell)
                 else "check" if lessons_tool.is_check_cell(cell) else "")
@@ -263,7 +314,10 @@ def render_lesson(path, instructor=False):
                 raise SiteError(f"{path.name}, cell {i}: {err}") from err
         elif cell.cell_type == "code":
             keep_outputs = instructor or role != "exercise"
-            outputs = _outputs(cell, path.stem, i, figures) if keep_outputs else []
+            try:
+                outputs = _outputs(cell, path.stem, i, figures, audio) if keep_outputs else []
+            except SiteError as err:
+                raise SiteError(f"{path.name}, cell {i}: {err}") from err
             cells.append(Cell("code", highlight_code(shown.source), role,
                               cell.execution_count if keep_outputs else None, outputs))
 
@@ -275,7 +329,7 @@ def render_lesson(path, instructor=False):
     exercises = [c.metadata["nbgrader"].get("grade_id", f"cell {i}")
                  for i, c in enumerate(nb.cells) if lessons_tool.is_solution_cell(c)]
     needs, optional = lesson_requirements(nb)
-    return Lesson(path, titles[0], sections, exercises, cells, figures, needs, optional)
+    return Lesson(path, titles[0], sections, exercises, cells, figures, audio, needs, optional)
 
 
 # ------------------------------------------------------------------ the site
@@ -300,16 +354,22 @@ def _prepare(out):
 
 
 def build_site(out=SITE_DIR, paths=None, instructor=False):
-    """Write the site for lessons ``paths`` (default: every lesson) into folder ``out``; returns the Lessons.
+    """Write the site for notebooks ``paths`` (default: every lesson and brief, and with ``instructor``
+    the worked solutions) into folder ``out``; returns the Lessons.
 
-    out/index.html, out/getting-started.html, out/NN_topic.html per lesson, out/figures/*.png,
-    out/notebooks/NN_topic.ipynb (student versions; with ``instructor`` also
+    out/index.html, out/getting-started.html, out/NN_topic.html per notebook, out/figures/*.png,
+    out/audio/*.wav, out/notebooks/NN_topic.ipynb (student versions; with ``instructor`` also
     out/notebooks/solutions/), out/style.css and out/pygments.css.
     """
     out = Path(out)
-    paths = [Path(p) for p in (paths or lessons_tool.lesson_paths())]
+    paths = [Path(p) for p in (paths or lessons_tool.course_notebooks(instructor))]
     if not paths:
         raise SiteError(f"no lessons to build: {lessons_tool.LESSONS} has no NN_*.ipynb")
+    for path in paths:
+        if lessons_tool.is_solution_notebook(path) and not instructor:
+            raise SiteError(f"{path.name} is the instructor's worked solution of "
+                            f"{lessons_tool.brief_of(path).name}; the student site leaves it out "
+                            "(build with --instructor to include it)")
     lessons = [render_lesson(path, instructor) for path in paths]
 
     _prepare(out)
@@ -319,15 +379,21 @@ def build_site(out=SITE_DIR, paths=None, instructor=False):
         shutil.copyfile(TEMPLATES / name, out / name)
     (out / "pygments.css").write_text(HtmlFormatter(style=PYGMENTS_STYLE).get_style_defs(".highlight"))
     (out / "figures").mkdir()
-    lessons_tool.write_student_versions(paths, out / "notebooks")
+    (out / "audio").mkdir()
+    lessons_tool.write_student_versions([p for p in paths if not lessons_tool.is_solution_notebook(p)],
+                                        out / "notebooks")
     if instructor:
         (out / "notebooks" / "solutions").mkdir()
-    (out / "index.html").write_text(env.get_template("index.html").render(lessons=lessons, view=view))
+    (out / "index.html").write_text(env.get_template("index.html").render(
+        lessons=[lesson for lesson in lessons if lesson.kind == "lesson"],
+        projects=[lesson for lesson in lessons if lesson.kind != "lesson"], view=view))
     (out / GETTING_STARTED).write_text(env.get_template("getting_started.html").render(lessons=lessons,
                                                                                       view=view))
     for k, lesson in enumerate(lessons):
         for name, png in lesson.figures.items():
             (out / "figures" / name).write_bytes(png)
+        for name, wav in lesson.audio.items():
+            (out / "audio" / name).write_bytes(wav)
         if instructor:
             shutil.copyfile(lesson.path, out / lesson.solution_notebook)
         page = env.get_template("lesson.html").render(
@@ -349,7 +415,8 @@ def main(argv=None):
     out = args.out or (INSTRUCTOR_SITE_DIR if args.instructor else SITE_DIR)
     start = time.perf_counter()
     try:
-        lessons = build_site(out, lessons_tool.lesson_paths(args.notebooks), args.instructor)
+        paths = lessons_tool.lesson_paths(args.notebooks) if args.notebooks else None
+        lessons = build_site(out, paths, args.instructor)
     except SiteError as err:
         print(f"website: {err}", file=sys.stderr)
         return 1
