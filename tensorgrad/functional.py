@@ -460,3 +460,12 @@ def where(cond, a, b):
     if c.dtype != bool:
         raise TypeError(f"where: cond must be boolean, got dtype {c.dtype} (compare, e.g. x > 0)")
     return ops.Where.apply(a, b, cond=c)
+
+
+# Convolution and pooling live in their own module; importable from here as torch.nn.functional's are.
+from .functional_conv import (  # noqa: E402
+    adaptive_avg_pool2d,  # noqa: F401
+    avg_pool2d,  # noqa: F401
+    conv2d,  # noqa: F401
+    max_pool2d,  # noqa: F401
+)
