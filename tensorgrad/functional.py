@@ -467,5 +467,7 @@ from .functional_conv import (  # noqa: E402
     adaptive_avg_pool2d,  # noqa: F401
     avg_pool2d,  # noqa: F401
     conv2d,  # noqa: F401
+    fold,  # noqa: F401
     max_pool2d,  # noqa: F401
+    unfold,  # noqa: F401
 )

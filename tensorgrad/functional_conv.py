@@ -1,5 +1,5 @@
 """Convolution and pooling on images (PyTorch's torch.nn.functional names): conv2d, max_pool2d,
-avg_pool2d and adaptive_avg_pool2d. Importable from tensorgrad.functional.
+avg_pool2d, adaptive_avg_pool2d, unfold and fold. Importable from tensorgrad.functional.
 
 Shapes: input (N, C, H, W), or (C, H, W) unbatched; weight (out_channels, in_channels / groups,
 kH, kW). ``kernel_size``, ``stride``, ``padding`` and ``dilation`` are an int or an (H, W) pair.
@@ -12,6 +12,7 @@ import numpy
 
 from . import backend
 from .ops.conv import AvgPool2d, Conv2d, MaxPool2d, avg_pool_divisor, max_pool_windows, output_size
+from .ops.unfold import Fold, Unfold
 from .tensor import Tensor
 
 
@@ -209,3 +210,59 @@ def _adaptive_matrix(size, out):
         m[i, start:end] = 1 / (end - start)
     return m
 
+
+
+def _window_grid(name, size, kernel, stride, padding, dilation):
+    """unfold's and fold's (OH, OW) windows over an image of ``size`` (H, W), arguments checked."""
+    _positive(kernel, name, "kernel_size")
+    _positive(stride, name, "stride")
+    _positive(dilation, name, "dilation")
+    if min(padding) < 0:
+        raise RuntimeError(f"{name}: padding must be non-negative, got {padding}")
+    out = tuple(output_size(n, k, s, d, (p, p))
+                for n, k, s, p, d in zip(size, kernel, stride, padding, dilation, strict=True))
+    if min(out) < 1:
+        raise RuntimeError(f"{name}: an image of size {tuple(size)} with padding {padding} is smaller than "
+                           f"the kernel's span (kernel_size={kernel}, dilation={dilation}): no window fits")
+    return out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Each kH x kW window of (N, C, H, W) as a column (im2col): (N, C * kH * kW, L), rows in (c, i, j)
+    order and the L = OH * OW windows in row-major order. (C, H, W) -> (C * kH * kW, L)."""
+    x, unbatched = _image(input, "unfold")
+    kernel, dilation = _pair(kernel_size, "unfold", "kernel_size"), _pair(dilation, "unfold", "dilation")
+    padding, stride = _pair(padding, "unfold", "padding"), _pair(stride, "unfold", "stride")
+    out_hw = _window_grid("unfold", x.shape[2:], kernel, stride, padding, dilation)
+    pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    y = Unfold.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, out_shape=out_hw)
+    return _result(y, unbatched)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: F811  (torch's name)
+    """The adjoint of unfold (col2im): columns (N, C * kH * kW, L) added into their windows of a zero
+    (N, C, H, W) image, (H, W) = output_size; a cell that several windows cover gets their sum."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fold: input must be a Tensor, got {type(input).__name__} "
+                        "(wrap it with tg.tensor(...))")
+    if input.ndim not in (2, 3):
+        raise RuntimeError("fold: expected a 2-d (C * kH * kW, L) unbatched or 3-d (N, C * kH * kW, L) "
+                           f"batched input, got shape {tuple(input.shape)}")
+    unbatched = input.ndim == 2
+    x = input.reshape(1, *input.shape) if unbatched else input
+    size, kernel = _pair(output_size, "fold", "output_size"), _pair(kernel_size, "fold", "kernel_size")
+    dilation, padding, stride = (_pair(dilation, "fold", "dilation"), _pair(padding, "fold", "padding"),
+                                 _pair(stride, "fold", "stride"))
+    out_hw = _window_grid("fold", size, kernel, stride, padding, dilation)
+    k = kernel[0] * kernel[1]
+    if x.shape[1] % k:
+        raise RuntimeError(f"fold: the input's size {x.shape[1]} along dim {input.ndim - 2} must be "
+                           f"C * kH * kW, a multiple of {k} for kernel_size={kernel}")
+    if x.shape[2] != out_hw[0] * out_hw[1]:
+        raise RuntimeError(f"fold: output_size={size} with kernel_size={kernel}, stride={stride}, padding="
+                           f"{padding}, dilation={dilation} has {out_hw[0]} x {out_hw[1]} = "
+                           f"{out_hw[0] * out_hw[1]} windows, but the input has {x.shape[2]} columns")
+    pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    y = Fold.apply(x, shape=(x.shape[0], x.shape[1] // k) + size, kernel=kernel, stride=stride, padding=pads,
+                   dilation=dilation, out_shape=out_hw)
+    return _result(y, unbatched)
