@@ -99,9 +99,9 @@ def _conv_padding(padding, stride, dilation, kernel):
         if padding == "valid":
             return (0, 0), (0, 0)
         if padding != "same":
-            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+            raise RuntimeError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
         if stride != (1, 1):
-            raise ValueError("conv2d: padding='same' is not supported for strided convolutions "
+            raise RuntimeError("conv2d: padding='same' is not supported for strided convolutions "
                              f"(stride={stride}); give the padding as numbers instead")
         th, tw = (d * (k - 1) for d, k in zip(dilation, kernel, strict=True))
         return (th // 2, th - th // 2), (tw // 2, tw - tw // 2)

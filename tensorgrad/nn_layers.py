@@ -116,6 +116,11 @@ class Conv2d(Module):
         if groups <= 0 or in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must be positive and divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(f"Conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        if padding == "same" and _pair(stride) != (1, 1):
+            raise ValueError("Conv2d: padding='same' is not supported for strided convolutions "
+                             f"(stride={stride}); give the padding as numbers instead")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.dilation = _pair(kernel_size), _pair(stride), _pair(dilation)
         self.padding = padding if isinstance(padding, str) else _pair(padding)
