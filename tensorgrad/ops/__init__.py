@@ -10,6 +10,7 @@ backward, with f and its derivative in its docstring. One module per family:
     shape.py        reshape, transpose, expand, repeat, split, indexing, gather, cat, stack, pad
     losses.py       softmax, log_softmax, NLL and cross-entropy
     conv.py         2-D convolution (im2col + one GEMM per group), max and average pooling
+    unfold.py       unfold (im2col) and fold (col2im), each the other's adjoint
 
 Notation in the docstrings: g is the gradient arriving at the output, dL/dx
 what backward returns for input x.
@@ -109,3 +110,4 @@ from .shape import (  # noqa: F401
     index_may_repeat,
     index_on,
 )
+from .unfold import Fold, Unfold  # noqa: F401
