@@ -115,18 +115,28 @@ class Conv2d(Function, trusted=True):
 
 def max_pool_windows(x, kernel, stride, padding, dilation, out_shape):
     """(y, k): each window's maximum of x (..., H, W) padded with -inf, and the offset k = i*kw + j
-    of its first maximal element (the first NaN, if any), both (..., Ho, Wo)."""
+    of its first maximal element (the last NaN, if any: torch's rule), both (..., Ho, Wo).
+
+    One pass over the kernel offsets, keeping the best so far: an element replaces it only
+    if larger (so ties keep the first) or NaN.
+    """
     xp = get_array_module(x)
     x_pad = _padded(x, padding, -xp.inf, out_shape, kernel, stride, dilation)
-    windows = xp.stack([_window(x_pad, i, j, out_shape, stride, dilation)
-                        for i in range(kernel[0]) for j in range(kernel[1])])
-    k = windows.argmax(axis=0)
-    return xp.take_along_axis(windows, k[None], axis=0)[0], k
+    y = _window(x_pad, 0, 0, out_shape, stride, dilation).copy()
+    k = xp.zeros(y.shape, dtype=xp.int64)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            if i or j:
+                w = _window(x_pad, i, j, out_shape, stride, dilation)
+                better = (w > y) | (w != w)  # w != w: NaN
+                y = xp.where(better, w, y)
+                k[better] = i * kernel[1] + j
+    return y, k
 
 
 class MaxPool2d(Function, trusted=True):
     """y[..., p, q] = max of the window at (p, q) of x padded with -inf;
-    dL/dx = g sent to the window's first maximal element (torch's choice among ties),
+    dL/dx = g sent to the window's first maximal element (torch's choice among ties; its last NaN),
     summed where windows overlap.  x (..., H, W) -> (..., Ho, Wo)."""
 
     saved_inputs = ()  # the offsets of the maxima are taken at forward time
