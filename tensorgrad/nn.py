@@ -585,6 +585,7 @@ from .nn_layers import (  # noqa: E402
     Dropout,  # noqa: F401
     Embedding,  # noqa: F401
     Flatten,  # noqa: F401
+    Fold,  # noqa: F401
     Identity,  # noqa: F401
     LayerNorm,  # noqa: F401
     LeakyReLU,  # noqa: F401
@@ -598,4 +599,5 @@ from .nn_layers import (  # noqa: E402
     Softmax,  # noqa: F401
     Softplus,  # noqa: F401
     Tanh,  # noqa: F401
+    Unfold,  # noqa: F401
 )

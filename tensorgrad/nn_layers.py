@@ -1,6 +1,6 @@
 """The layers of tensorgrad.nn, importable from there as in torch.nn: Linear, Embedding, LayerNorm,
-Dropout, Conv2d and the pools, Flatten, the activations and the losses. Each is a Module whose
-forward calls tensorgrad.functional; its parameters are created with PyTorch's init.
+Dropout, Conv2d and the pools, Unfold, Fold, Flatten, the activations and the losses. Each is a
+Module whose forward calls tensorgrad.functional; its parameters are created with PyTorch's init.
 """
 
 import math
@@ -193,6 +193,36 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class Unfold(Module):
+    """functional.unfold as a module: each window as a column, (N, C, H, W) -> (N, C * kH * kW, L)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, x):
+        return functional.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """functional.fold as a module: columns (N, C * kH * kW, L) summed into (N, C, *output_size)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, x):
+        return functional.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding,
+                               self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
 
 
 class Flatten(Module):

@@ -118,3 +118,15 @@ def test_bad_arguments_raise_one_clear_error(call, error, words):
     x = tg.tensor(np.zeros(SHAPE))
     with pytest.raises(error, match=words):
         call(x, F.unfold(x, 2))
+
+
+def test_unfold_and_fold_modules():
+    from tensorgrad import nn
+
+    x = tg.tensor(np.random.default_rng(0).standard_normal(SHAPE))
+    kw = CASES[2]
+    cols = nn.Unfold(**kw)(x)
+    np.testing.assert_array_equal(cols.numpy(), F.unfold(x, **kw).numpy())
+    fold = nn.Fold(SHAPE[2:], **kw)
+    np.testing.assert_array_equal(fold(cols).numpy(), F.fold(cols, SHAPE[2:], **kw).numpy())
+    assert "kernel_size=(3, 2)" in repr(nn.Unfold(**kw)) and "output_size=(7, 6)" in repr(fold)
