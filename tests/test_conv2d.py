@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tensors import f64, host, normal
 
 import tensorgrad as tg
@@ -61,6 +63,43 @@ def test_conv2d_gradients_wrt_input_weight_and_bias(device, stride, padding, dil
     x, w = normal((2, 4, 6, 5), 1, device), normal((8, 4 // groups, 3, 2), 2, device)
     b = normal((8,), 3, device)
     assert tg.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), [x, w, b])
+
+
+@st.composite
+def conv_problems(draw):
+    """A small conv2d call that fits: shapes, stride, padding, dilation and groups drawn together."""
+    groups = draw(st.integers(1, 3))
+    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride, dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3))), (draw(st.integers(1, 2)),) * 2
+    padding = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    spans = [d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)]
+    h = draw(st.integers(max(1, spans[0] - 2 * padding[0]), 7))
+    w = draw(st.integers(max(1, spans[1] - 2 * padding[1]), 7))
+    x_shape, w_shape = (draw(st.integers(1, 2)), groups * cg, h, w), (groups * og, cg) + kernel
+    return x_shape, w_shape, stride, padding, dilation, groups
+
+
+@given(conv_problems(), st.booleans())
+def test_conv2d_equals_the_naive_loop_on_drawn_problems(problem, with_bias):
+    x_shape, w_shape, stride, padding, dilation, groups = problem
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    b = b if with_bias else None
+    y = F.conv2d(f64(x), f64(w), None if b is None else f64(b), stride, padding, dilation, groups)
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, b, stride, padding, dilation, groups),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_gradient_wrt_the_weight_alone():
+    x, w = normal((2, 3, 5, 5), 13), normal((4, 3, 3, 3), 14)
+    x.requires_grad = False  # a network's first layer: the image needs no gradient
+    assert tg.gradcheck(lambda w: F.conv2d(x, w, stride=2, padding=1), [w])
+    assert x.grad is None
+
+
+def test_conv2d_takes_an_empty_batch():
+    assert F.conv2d(tg.zeros(0, 2, 5, 5), tg.zeros(3, 2, 3, 3)).shape == (0, 3, 3, 3)
 
 
 def test_conv2d_gradients_for_unbatched_input_without_bias(device):
