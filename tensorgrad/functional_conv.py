@@ -57,9 +57,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     independent convolutions.
     """
     x, unbatched = _image(input, "conv2d")
-    if not isinstance(weight, Tensor) or weight.ndim != 4:
+    for t, arg in ((weight, "weight"), (bias, "bias")):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"conv2d: {arg} must be a Tensor, got {type(t).__name__} "
+                            "(wrap it with tg.tensor(...))")
+    if weight.ndim != 4:
         raise RuntimeError("conv2d: weight must be a 4-d Tensor (out_channels, in_channels / groups, kH, "
-                           f"kW), got {getattr(weight, 'shape', type(weight).__name__)}")
+                           f"kW), got shape {tuple(weight.shape)}")
     stride, dilation = _pair(stride, "conv2d", "stride"), _pair(dilation, "conv2d", "dilation")
     _positive(stride, "conv2d", "stride")
     _positive(dilation, "conv2d", "dilation")
