@@ -193,6 +193,17 @@ def test_conv2d_names_groups_that_do_not_divide_the_channels():
         F.conv2d(tg.zeros(1, 4, 5, 5), tg.zeros(3, 2, 3, 3), groups=2)
 
 
+@pytest.mark.parametrize("kwargs", [dict(stride=2, padding="same"), dict(padding="full")])
+def test_conv2d_module_refuses_bad_padding_at_construction(kwargs):
+    with pytest.raises(ValueError, match="padding"):
+        nn.Conv2d(1, 1, 3, **kwargs)
+
+
+def test_conv2d_module_names_the_padding_modes_it_lacks():
+    with pytest.raises(NotImplementedError, match="reflect.*zeros|zeros.*reflect"):
+        nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect")
+
+
 # ---------------------------------------------------------------- PyTorch
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note on its own padded copy
 @pytest.mark.parametrize("stride, padding, dilation, groups", CASES + [((1, 1), "same", (2, 1), 2)])
