@@ -283,3 +283,16 @@ ERRORS = [
 def test_bad_arguments_raise_one_clear_error(call, error, words):
     with pytest.raises(error, match=words):
         call(tg.tensor(_x()))
+
+
+def test_max_pool2d_with_several_nans_picks_torchs_element():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(6).standard_normal((1, 2, 4, 4))
+    x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[0, 1, 2, 3] = np.nan  # two NaNs in one window, one in another
+    _, idx = F.max_pool2d(tg.tensor(x), 2, return_indices=True)
+    _, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    ours, theirs = tg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    F.max_pool2d(ours, 2).sum().backward()
+    torch.nn.functional.max_pool2d(theirs, 2).sum().backward()
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
