@@ -552,3 +552,14 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if reduction == "sum":
         return loss.sum()
     return loss if batched else loss.reshape(())
+
+
+# Convolution and pooling live in their own module; importable from here as torch.nn.functional's are.
+from .functional_conv import (  # noqa: E402
+    adaptive_avg_pool2d,  # noqa: F401
+    avg_pool2d,  # noqa: F401
+    conv2d,  # noqa: F401
+    fold,  # noqa: F401
+    max_pool2d,  # noqa: F401
+    unfold,  # noqa: F401
+)

@@ -576,17 +576,23 @@ class ModuleDict(Module):
 # The layers subclass Module, defined above; they are importable from here as torch.nn's are.
 from .nn_layers import (  # noqa: E402
     GELU,  # noqa: F401
+    AdaptiveAvgPool2d,  # noqa: F401
+    AvgPool2d,  # noqa: F401
     BCELoss,  # noqa: F401
     BCEWithLogitsLoss,  # noqa: F401
+    Conv2d,  # noqa: F401
     CrossEntropyLoss,  # noqa: F401
     CTCLoss,  # noqa: F401
     Dropout,  # noqa: F401
     Embedding,  # noqa: F401
+    Flatten,  # noqa: F401
+    Fold,  # noqa: F401
     Identity,  # noqa: F401
     LayerNorm,  # noqa: F401
     LeakyReLU,  # noqa: F401
     Linear,  # noqa: F401
     LogSoftmax,  # noqa: F401
+    MaxPool2d,  # noqa: F401
     MSELoss,  # noqa: F401
     NLLLoss,  # noqa: F401
     ReLU,  # noqa: F401
@@ -594,4 +600,5 @@ from .nn_layers import (  # noqa: E402
     Softmax,  # noqa: F401
     Softplus,  # noqa: F401
     Tanh,  # noqa: F401
+    Unfold,  # noqa: F401
 )

@@ -23,6 +23,7 @@ CASES = {
     "op_chain.py": ["--rounds", "3", "--number", "1"],
     "op_overhead.py": ["--rounds", "3", "--number", "1"],
     "chain_scaling.py": ["--lengths", "50", "100"],
+    "conv2d.py": ["--rounds", "1", "--number", "1", "--cases", "2", "3", "8"],
     "getitem_loop.py": ["--lengths", "10", "20", "--repeat", "1"],
     "linear_nd.py": ["--rounds", "1", "--shape", "3", "2", "4", "--out", "5"],
     "scan.py": ["--lengths", "16", "32", "--rounds", "1"],

@@ -9,6 +9,8 @@ backward, with f and its derivative in its docstring. One module per family:
     reductions.py   sum, mean, max/min, norm, prod, cumsum, and the matrix product
     shape.py        reshape, transpose, expand, repeat, split, indexing, gather, cat, stack, pad
     losses.py       softmax, log_softmax, NLL and cross-entropy
+    conv.py         2-D convolution (im2col + one GEMM per group), max and average pooling
+    unfold.py       unfold (im2col) and fold (col2im), each the other's adjoint
     ctc.py          the CTC loss (alpha/beta recursions over the frames)
 
 Notation in the docstrings: g is the gradient arriving at the output, dL/dx
@@ -32,6 +34,7 @@ Adding an op:
 """
 
 from ..autograd import ShapeError  # noqa: F401  (tg.ShapeError, raised by the ops)
+from .conv import AvgPool2d, Conv2d, MaxPool2d  # noqa: F401
 from .ctc import CTCLoss  # noqa: F401
 from .elementwise import (  # noqa: F401
     Add,
@@ -109,3 +112,4 @@ from .shape import (  # noqa: F401
     index_may_repeat,
     index_on,
 )
+from .unfold import Fold, Unfold  # noqa: F401
