@@ -60,8 +60,10 @@ def _blocker(routine, task):
 
     if isinstance(routine, type):
         # A class: keep isinstance() checks working elsewhere, refuse construction.
-        return type(routine.__name__, (routine,), {"__new__": lambda cls, *a, **k: refuse(),
-                                                   "__init__": lambda self, *a, **k: refuse()})
+        body = {"__new__": lambda cls, *a, **k: refuse(), "__init__": lambda self, *a, **k: refuse()}
+        if hasattr(routine, "apply"):  # an op (tg.Function) runs through its classmethod, never constructed
+            body["apply"] = classmethod(lambda cls, *a, **k: refuse())
+        return type(routine.__name__, (routine,), body)
     return functools.wraps(routine)(refuse)
 
 

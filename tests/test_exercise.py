@@ -20,6 +20,20 @@ def test_forbid_blocks_a_class_under_every_name_and_restores_it():
     assert rnn.LSTMCell(2, 3)(tg.zeros(1, 2))[0].shape == (1, 3)
 
 
+def test_forbid_blocks_an_op_class_run_through_apply():
+    # Ops are never constructed by their users: Op.apply(...) runs them, so blocking construction
+    # alone let tensorgrad.ops.CTCLoss.apply through a check that forbade the class.
+    import tensorgrad.ops.conv
+
+    x, w = tg.zeros(1, 1, 3, 3), tg.zeros(1, 1, 2, 2)
+    with forbid(tensorgrad.ops.conv.Conv2d, task="conv2d_im2col"):
+        with pytest.raises(ShortcutUsed, match="write conv2d_im2col yourself"):
+            tensorgrad.ops.Conv2d.apply(x, w, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+        with pytest.raises(ShortcutUsed):
+            tg.functional.conv2d(x, w)  # the functional form reaches the op through the module too
+    assert tg.functional.conv2d(x, w).shape == (1, 1, 2, 2)
+
+
 def test_forbid_blocks_a_function_and_restores_it_after_an_error():
     softmax = tg.softmax
     with pytest.raises(ShortcutUsed, match="tensorgrad.softmax"):
