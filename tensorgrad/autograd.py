@@ -6,8 +6,13 @@ gradient array (or None) per input, in input order. ``Function.apply`` runs the
 forward and, when gradients are wanted, records the op as the creator of its
 output, which is how the graph is built.
 
-``backward`` visits the graph iteratively (an explicit stack, never recursion),
-so a graph of any depth works, in time linear in its size.
+``backward`` runs the ops as torch's engine does: the op recorded last first.
+Each recorded op gets the next number of a global count (``_sequence_nr``);
+an op is recorded after the ops that made its inputs, so taking the largest
+number from a heap of the ops reached so far runs every op after all the ops
+that used its outputs. No recursion, so a graph of any depth works, in
+O(n log n) time for n ops (the heap holds only the ops waiting, one or two in
+a chain).
 
 Every tensor carries a version box, shared with its views: how many in-place
 ops modified its memory, and the value of a global count of in-place ops
@@ -24,7 +29,9 @@ before it find the tensor's earlier place in the graph through ``as_recorded``.
 """
 
 import functools
+import itertools
 import threading
+from heapq import heappop, heappush
 
 import numpy
 
@@ -43,6 +50,8 @@ class _GradMode(threading.local):
 _state = _GradMode()
 inplace_ops = [0]  # how many in-place ops have run (in any thread): bumped by Tensor's in-place methods
 _new = object.__new__  # a Function instance without calling a subclass's __init__
+_sequence = itertools.count(1)  # numbers the recorded ops in the order they ran (see backward)
+_UNSCHEDULED = object()
 
 
 def is_grad_enabled():
@@ -199,6 +208,7 @@ class Function:
     n_outputs = 1
     freed = False
     epoch = 0  # inplace_ops when the op was recorded: a tensor modified in place later has a larger stamp
+    _sequence_nr = 0  # its place in the order ops were recorded (torch's name): backward runs the last first
     saved_inputs = None
     saves_output = False
     _trusted = False
@@ -212,35 +222,41 @@ class Function:
     def apply(cls, *inputs, **params):
         """Run the op on Tensors ``inputs``; returns a Tensor (or a tuple of them)."""
         fn = _new(cls)
-        # Spelled out for one and two inputs (nearly every op): in Python 3.11 a
-        # comprehension costs more than the rest of this bookkeeping together.
-        if len(inputs) == 2:
-            a, b = inputs
-            arrays, needs_grad = (a.array, b.array), (a._requires_grad, b._requires_grad)
-        elif len(inputs) == 1:
-            a = inputs[0]
-            arrays, needs_grad = (a.array,), (a._requires_grad,)
-        else:
-            arrays, needs_grad = [t.array for t in inputs], tuple([t._requires_grad for t in inputs])
-        if backend._cupy is not None and len(inputs) > 1:  # only once a GPU module was loaded
-            _check_one_device(cls.__name__, inputs)
+        # One and two inputs without keyword parameters (nearly every op) are
+        # spelled out: in Python 3.11 a comprehension, or a call through *args
+        # and **kwargs, costs more than the rest of this bookkeeping together.
         try:
-            out = fn.forward(*arrays, **params)
+            if len(inputs) == 2 and not params:
+                a, b = inputs
+                needs_grad = (a._requires_grad, b._requires_grad)
+                if backend._cupy is not None:  # only once a GPU module was loaded
+                    _check_one_device(cls.__name__, inputs)
+                out = fn.forward(a.array, b.array)
+            elif len(inputs) == 1:
+                a = inputs[0]
+                needs_grad = (a._requires_grad,)
+                out = fn.forward(a.array, **params) if params else fn.forward(a.array)
+            else:
+                needs_grad = tuple([t._requires_grad for t in inputs])
+                if backend._cupy is not None and len(inputs) > 1:
+                    _check_one_device(cls.__name__, inputs)
+                out = fn.forward(*[t.array for t in inputs], **params)
         except ShapeError:
             raise
         except (ValueError, IndexError) as err:
-            raise fn.explain_error(err, arrays, params) from err
+            raise fn.explain_error(err, [t.array for t in inputs], params) from err
         if True in needs_grad and _state.enabled:
             fn.parents, fn.needs_grad, fn.epoch = inputs, needs_grad, inplace_ops[0]
-            if isinstance(out, tuple):
+            fn._sequence_nr = next(_sequence)
+            if type(out) is tuple:
                 fn.n_outputs = len(out)
-                return tuple(_tensor(o, fn, i) for i, o in enumerate(out))
+                return tuple([_tensor(o, fn, i) for i, o in enumerate(out)])
             result = _tensor(out, fn, 0)
             if cls.saves_output:
                 fn.output_version = result._vbox  # the box itself: a later in-place op bumps it
             return result
-        if isinstance(out, tuple):
-            return tuple(_tensor(o, None, i) for i, o in enumerate(out))
+        if type(out) is tuple:
+            return tuple([_tensor(o, None, i) for i, o in enumerate(out)])
         return _tensor(out, None, 0)
 
     def forward(self, *arrays, **params):
@@ -311,33 +327,6 @@ def _as_of(t, epoch):
     return t
 
 
-def _graph_order(root_fn):
-    """Every Function the root depends on, each after all Functions that consume it.
-
-    Depth-first search with an explicit stack; returns the reverse post-order,
-    so walking the list front to back visits an op only after every op that
-    uses its outputs has passed its gradient down.
-    """
-    post_order, seen = [], {root_fn}
-    stack = [(root_fn, iter(as_recorded(root_fn)))]
-    count = inplace_ops[0]
-    while stack:
-        fn, inputs = stack[-1]
-        for t in inputs:
-            child = t._creator
-            if child is not None and child not in seen:
-                if child.freed:
-                    raise _freed_error()
-                seen.add(child)
-                stack.append((child, iter(child.parents if child.epoch == count else as_recorded(child))))
-                break
-        else:
-            stack.pop()
-            post_order.append(fn)
-    post_order.reverse()
-    return post_order
-
-
 def _freed_error():
     return GraphFreedError(
         "backward() reached a part of the graph whose saved values were already freed by an "
@@ -358,7 +347,7 @@ def backward(root, grad=None, retain_graph=False):
                 f"shape {root.shape}; reduce it to a scalar loss first (e.g. .sum() or .mean()), "
                 "or pass grad= an array of the same shape")
         xp = backend.get_array_module(root.array)
-        grad = xp.ones_like(root.array)
+        grad = xp.ones(root.array.shape, dtype=root.array.dtype)
     else:
         grad = grad.array if is_tensor(grad) else grad
         if tuple(grad.shape) != root.array.shape:
@@ -378,16 +367,26 @@ def backward(root, grad=None, retain_graph=False):
     if root._retains_grad:
         _accumulate_leaf(root, grad)
 
-    # The gradient reaching each op's output so far: an array for a one-output
-    # op, {output index: array} for an op with several outputs. Leaves collect
-    # theirs in ``leaves`` and get it in .grad at the end, so a leaf used by
-    # several ops (a weight at every step) adds in place into one buffer.
+    # The op recorded last runs first (see the module docstring): ``heap`` holds
+    # (-_sequence_nr, op) for the ops reached and not yet run. ``pending`` holds
+    # the gradient reaching each of those ops' output so far: an array for a
+    # one-output op, {output index: array} for an op with several outputs, None
+    # while none arrived (an op no gradient reaches is still visited, to be released).
+    # Leaves collect theirs in ``leaves`` and get it in .grad at the end, so a
+    # leaf used by several ops (a weight at every step) adds in place into one
+    # buffer.
     pending = {root_fn: grad if root_fn.n_outputs == 1 else {root._index: grad}}
+    heap = [(-root_fn._sequence_nr, root_fn)]
     leaves = {}
-    for fn in _graph_order(root_fn):
-        out_grad = pending.pop(fn, None)
-        if out_grad is not None:
-            if fn.epoch != inplace_ops[0]:  # an in-place op ran since fn was recorded
+    count = inplace_ops[0]
+    while heap:
+        fn = heappop(heap)[1]
+        out_grad = pending.pop(fn)
+        parents = fn.parents if fn.epoch == count else as_recorded(fn)
+        if out_grad is None:  # no output of this op reached the root: nothing flows through it
+            in_grads = (None,) * len(parents)
+        else:
+            if fn.epoch != count:  # an in-place op ran since fn was recorded
                 fn.check_versions()
             if fn.n_outputs == 1:
                 in_grads = fn.backward(out_grad.array if type(out_grad) is _Owned else out_grad)
@@ -395,37 +394,39 @@ def backward(root, grad=None, retain_graph=False):
                 in_grads = fn.backward(*(_unwrap(out_grad.get(i)) for i in range(fn.n_outputs)))
             if not fn._trusted:
                 _check_backward_result(fn, in_grads)
-            _pass_to_inputs(fn.parents, in_grads, pending, leaves)
-        # else: no output of this op reached the root, so nothing flows through it
-        if not retain_graph:
-            fn.release()
+        for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
+            creator = t._creator
+            if creator is not None:
+                previous = pending.get(creator, _UNSCHEDULED)
+                if previous is _UNSCHEDULED:  # the first of creator's consumers to reach it
+                    if creator.freed:
+                        raise _freed_error()
+                    heappush(heap, (-creator._sequence_nr, creator))
+                    pending[creator] = previous = None
+            if g is None or not t._requires_grad:
+                continue
+            data = t.array
+            if type(g) is not type(data) or g.dtype is not data.dtype:
+                g = _conform(g, data)
+            if creator is None:  # a leaf
+                previous = leaves.get(t)
+                fresh = previous is None and type(g) is not IndexedGrad
+                leaves[t] = g if fresh else _add(previous, g, data)
+                continue
+            if t._retains_grad:
+                _accumulate_leaf(t, g.dense(data.shape, data.dtype) if type(g) is IndexedGrad else g)
+            if creator.n_outputs == 1:
+                fresh = previous is None and type(g) is not IndexedGrad
+                pending[creator] = g if fresh else _add(previous, g, data)
+            else:
+                slots = pending[creator] = {} if previous is None else previous
+                slots[t._index] = _add(slots.get(t._index), g, data)
+        if not retain_graph:  # fn.release(), inlined
+            fn.__dict__.clear()
+            fn.freed = True
     for t, g in leaves.items():
         # .grad must own its array: optimizers and clipping modify it in place.
         _accumulate_leaf(t, g.array if type(g) is _Owned else g, owned=type(g) is _Owned)
-
-
-def _pass_to_inputs(parents, in_grads, pending, leaves):
-    """Hand each input's gradient on: a leaf's into ``leaves``, an op's output's into ``pending``."""
-    for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
-        if g is None or not t._requires_grad:
-            continue
-        data = t.array
-        if type(g) is not type(data) or g.dtype is not data.dtype:
-            g = _conform(g, data)
-        creator = t._creator
-        if creator is None:
-            previous = leaves.get(t)
-            leaves[t] = g if previous is None and type(g) is not IndexedGrad else _add(previous, g, data)
-            continue
-        if t._retains_grad:
-            _accumulate_leaf(t, g.dense(data.shape, data.dtype) if type(g) is IndexedGrad else g)
-        if creator.n_outputs == 1:
-            previous = pending.get(creator)
-            fresh = previous is None and type(g) is not IndexedGrad
-            pending[creator] = g if fresh else _add(previous, g, data)
-        else:
-            slots = pending.setdefault(creator, {})
-            slots[t._index] = _add(slots.get(t._index), g, data)
 
 
 def _check_backward_result(fn, in_grads):

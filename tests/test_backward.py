@@ -1,4 +1,4 @@
-"""The backward walk: iterative, linear, frees the graph, accumulates gradients correctly."""
+"""The backward walk: iterative, in torch's order, frees the graph, accumulates gradients correctly."""
 
 import threading
 
@@ -344,3 +344,60 @@ def test_multi_output_function_sums_both_outputs(device):
 def test_retain_grad_on_a_constant_is_an_error():
     with pytest.raises(RuntimeError, match="does not require grad"):
         tg.zeros(3).retain_grad()
+
+
+class _Logged(tg.Function):
+    """f = 2x, writing its name into LOG when its backward runs."""
+
+    LOG = []
+
+    def forward(self, x, name):
+        self.name = name
+        return 2 * x
+
+    def backward(self, g):
+        _Logged.LOG.append(self.name)
+        return (2 * g,)
+
+
+def test_ops_run_last_recorded_first_as_in_torch(device):
+    # Two branches from x; the old depth-first order ran d, b before e, c, a. torch (and now
+    # tensorgrad) runs the op recorded last first: e, d, c, b, a (tests/test_torch_habits.py checks
+    # torch gives this order).
+    _Logged.LOG.clear()
+    x = f64([1.0, 2.0], device)
+    a, b = _Logged.apply(x, name="a"), _Logged.apply(x, name="b")
+    c, d = _Logged.apply(a, name="c"), _Logged.apply(b, name="d")
+    (_Logged.apply(c, name="e") * d).sum().backward()
+    assert _Logged.LOG == ["e", "d", "c", "b", "a"]
+    np.testing.assert_allclose(host(x.grad), [64.0, 128.0])
+
+
+class _Blocks(tg.Function):
+    """f = 2x whose backward passes no gradient on."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        return (None,)
+
+
+def test_an_op_no_gradient_reaches_is_still_released(device):
+    # As in torch: exp gets no gradient through _Blocks, yet backward frees it like every op it passed.
+    x = f64([1.0, 2.0], device)
+    h = x.exp()
+    _Blocks.apply(h).sum().backward()
+    assert x.grad is None
+    with pytest.raises(tg.GraphFreedError, match="retain_graph"):
+        (h * 2).sum().backward()
+
+
+def test_a_freed_op_found_midway_leaves_the_leaves_gradients_untouched(device):
+    x, w = f64([1.0, 2.0], device), f64([3.0, 4.0], device)
+    h = x.exp()
+    h.sum().backward()  # frees exp
+    x.grad = None
+    with pytest.raises(tg.GraphFreedError):
+        (w * 2 + h).sum().backward()  # leaves get their .grad only once the whole walk is done
+    assert w.grad is None and x.grad is None

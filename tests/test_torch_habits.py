@@ -884,3 +884,40 @@ def test_mm_and_bmm_refuse_other_shapes_and_randint_draws_ints():
     assert tg.randn_like(tg.zeros(2, 3, dtype=np.float64)).dtype == np.float64
     with pytest.raises(ValueError, match="low < high"):
         tg.randint(5, 5, (2,))
+
+
+@with_torch
+def test_backward_runs_the_ops_in_torchs_order():
+    # Two branches from x; torch runs the op recorded last first (its sequence_nr), as tensorgrad does
+    # (tests/test_backward.py): the order decides how a shared gradient's terms are summed.
+    logs = {"tensorgrad": [], "torch": []}
+
+    class TgLogged(tg.Function):
+        def forward(self, x, name):
+            self.name = name
+            return 2 * x
+
+        def backward(self, g):
+            logs["tensorgrad"].append(self.name)
+            return (2 * g,)
+
+    class TorchLogged(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, name):
+            ctx.name = name
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            logs["torch"].append(ctx.name)
+            return 2 * g, None
+
+    def run(lib, logged):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        a, b = logged(x, "a"), logged(x, "b")
+        c, d = logged(a, "c"), logged(b, "d")
+        (logged(c, "e") * d + logged(a, "f")).sum().backward()
+        return x.grad
+
+    assert_same(run(tg, lambda x, name: TgLogged.apply(x, name=name)), run(torch, TorchLogged.apply))
+    assert logs["tensorgrad"] == logs["torch"] == ["f", "e", "d", "c", "b", "a"]

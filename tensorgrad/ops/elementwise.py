@@ -92,15 +92,22 @@ class Elementwise(Function):
     copy of an element sends its gradient back to that element.
     """
 
+    shapes = None  # the operands' shapes, where they differ
+
     def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
-        self.shapes = a.shape, b.shape
-        return self.compute(a, b)
+        out = self.compute(a, b)
+        shape = out.shape
+        if a.shape != shape or b.shape != shape:  # broadcast: backward sums the gradients back
+            self.shapes = a.shape, b.shape
+        return out
 
     def backward(self, g):
         ga, gb = self.gradients(g)
         need_a, need_b = self.needs_grad
+        if self.shapes is None:  # a, b and the output have one shape: nothing to sum
+            return (ga if need_a else None), (gb if need_b else None)
         sa, sb = self.shapes
         return (sum_to(ga, sa) if need_a and ga is not None else None,
                 sum_to(gb, sb) if need_b and gb is not None else None)

@@ -4,7 +4,7 @@
 helper every reduction's backward shares.
 """
 
-
+import numpy
 
 from ..autograd import Function, ShapeError
 from ..backend import get_array_module
@@ -56,8 +56,18 @@ class MatMul(Function, trusted=True):
                           "cannot be broadcast together")
 
 
+def _repeat_view(g, shape):
+    """numpy.broadcast_to(g, shape) for a one-element NumPy ``g``: a read-only view, no copy, built
+    directly (broadcast_to's argument handling takes 2 us, more than a small op's whole backward)."""
+    view = numpy.ndarray(shape, g.dtype, g, 0, (0,) * len(shape))
+    view.flags.writeable = False
+    return view
+
+
 def _unreduce(g, in_shape, axis, keepdims):
     """Broadcast a reduction's gradient back over the axes it reduced."""
+    if axis is None and type(g) is numpy.ndarray:  # all of x was reduced: g holds one number
+        return _repeat_view(g, in_shape)
     xp = get_array_module(g)
     if axis is None:
         axis = tuple(range(len(in_shape)))
