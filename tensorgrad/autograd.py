@@ -394,7 +394,9 @@ def backward(root, grad=None, retain_graph=False):
                 in_grads = fn.backward(*(_unwrap(out_grad.get(i)) for i in range(fn.n_outputs)))
             if not fn._trusted:
                 _check_backward_result(fn, in_grads)
-        for t, g in zip(parents, in_grads, strict=True):  # a trusted op returns one per input
+        # One gradient per input: a trusted op returns them so, _check_backward_result checked the
+        # rest (zip's strict=True would cost more than this whole line's loop).
+        for t, g in zip(parents, in_grads):  # noqa: B905
             creator = t._creator
             if creator is not None:
                 previous = pending.get(creator, _UNSCHEDULED)

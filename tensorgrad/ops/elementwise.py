@@ -97,11 +97,9 @@ class Elementwise(Function):
     def forward(self, a, b):
         if a.dtype is not b.dtype:
             a, b = same_dtype(a, b)
-        out = self.compute(a, b)
-        shape = out.shape
-        if a.shape != shape or b.shape != shape:  # broadcast: backward sums the gradients back
+        if a.shape != b.shape:  # broadcast: backward sums the gradients back to these shapes
             self.shapes = a.shape, b.shape
-        return out
+        return self.compute(a, b)
 
     def backward(self, g):
         ga, gb = self.gradients(g)
@@ -268,7 +266,10 @@ class Where(Elementwise, trusted=True):
 
     def forward(self, a, b, cond):
         self.cond = cond
-        return Elementwise.forward(self, a, b)
+        out = Elementwise.forward(self, a, b)
+        if out.shape != a.shape or out.shape != b.shape:  # cond broadcast a and b further
+            self.shapes = a.shape, b.shape
+        return out
 
     def compute(self, a, b):
         return get_array_module(a, b).where(self.cond, a, b)
