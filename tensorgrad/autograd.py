@@ -248,14 +248,14 @@ class Function:
         if True in needs_grad and _state.enabled:
             fn.parents, fn.needs_grad, fn.epoch = inputs, needs_grad, inplace_ops[0]
             fn._sequence_nr = next(_sequence)
-            if type(out) is tuple:
+            if isinstance(out, tuple):
                 fn.n_outputs = len(out)
                 return tuple([_tensor(o, fn, i) for i, o in enumerate(out)])
             result = _tensor(out, fn, 0)
             if cls.saves_output:
                 fn.output_version = result._vbox  # the box itself: a later in-place op bumps it
             return result
-        if type(out) is tuple:
+        if isinstance(out, tuple):
             return tuple([_tensor(o, None, i) for i, o in enumerate(out)])
         return _tensor(out, None, 0)
 

@@ -178,6 +178,14 @@ def test_where_gradient_with_broadcasting(device, shapes, seed):
     assert tg.gradcheck(lambda a, b: tg.where(cond, a, b), [a, b])
 
 
+@given(seed=seeds)
+def test_where_gradient_when_only_the_condition_broadcasts(device, seed):
+    # a and b share a shape, the condition stretches both: their gradients sum over its extra rows
+    a, b = normal((3,), seed, device), normal((3,), seed + 1, device)
+    cond = np.random.default_rng(seed).random((2, 3)) > 0.5
+    assert tg.gradcheck(lambda a, b: tg.where(cond, a, b), [a, b])
+
+
 @given(case=shape_and_axis(min_dims=1), seed=seeds)
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_gradients(device, name, case, seed):
