@@ -194,8 +194,9 @@ class Function:
     backward can skip work.
 
     ``saved_inputs``: the input positions whose arrays backward reads (None:
-    all of them); ``saves_output``: backward reads the output. Modifying one of
-    those in place before backward makes backward raise.
+    all of them; it may be a property of ``needs_grad``, for an input read only
+    for another's gradient); ``saves_output``: backward reads the output.
+    Modifying one of those in place before backward makes backward raise.
 
     What a user's backward returns is checked (one gradient per input, each of
     its input's shape) and a mistake is named. A class marked

@@ -150,6 +150,69 @@ def test_changing_a_saved_tensor_raises_at_backward_naming_the_op(case):
             RAISES[case](torch, x, w).sum().backward()
 
 
+def _changed_after(op):
+    """h = 2x as a (1, 3) row, y = op(lib, h, w) with w a constant, then h += 1: whether backward
+    may still run depends on whether op's backward reads h (h has no views: those refuse in-place)."""
+    def program(lib, x, w):
+        h = x.reshape(1, 3) * 2
+        y = op(lib, h, w.detach())
+        h.add_(1)
+        return y
+    return program
+
+
+# An input saved only for another input's gradient is saved (and checked) only when that gradient
+# is needed, as torch's codegen saves it: changing it in place afterwards is then no error.
+KEPT_OUT = {
+    "h * w": lambda lib, h, w: h * w,
+    "w * h": lambda lib, h, w: w * h,
+    "h / w": lambda lib, h, w: h / w,
+    "h % w": lambda lib, h, w: h % (w.abs() + 1),
+    "h @ w": lambda lib, h, w: h @ (w[:, None] * w),
+    "w @ h": lambda lib, h, w: w[:1, None] @ h,
+    "pad(h)": lambda lib, h, w: _pad(lib)(h, (1, 2)),
+    "cross_entropy(h)": lambda lib, h, w: _cross_entropy(lib)(h, lib.tensor([1])),
+}
+STILL_READ = {
+    "w / h": lambda lib, h, w: w / h,  # dL/dh reads h
+    "nll_loss(h)": lambda lib, h, w: _nll_loss(lib)(h, lib.tensor([1])),  # torch saves its input
+}
+
+
+def _pad(lib):
+    return tg.nn.functional.pad if lib is tg else torch.nn.functional.pad
+
+
+def _cross_entropy(lib):
+    return tg.nn.functional.cross_entropy if lib is tg else torch.nn.functional.cross_entropy
+
+
+def _nll_loss(lib):
+    return tg.nn.functional.nll_loss if lib is tg else torch.nn.functional.nll_loss
+
+
+def _grads_after(lib, case, ops):
+    x, w = lib.tensor(X, requires_grad=True), lib.tensor(W, requires_grad=True)
+    _changed_after(ops[case])(lib, x, w).sum().backward()
+    return x.grad.numpy()
+
+
+@pytest.mark.parametrize("case", KEPT_OUT)
+def test_changing_an_input_read_only_for_an_unneeded_gradient_is_no_error(case):
+    ours = _grads_after(tg, case, KEPT_OUT)
+    if torch is not None:
+        np.testing.assert_allclose(ours, _grads_after(torch, case, KEPT_OUT), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", STILL_READ)
+def test_changing_an_input_its_own_gradient_reads_still_raises(case):
+    with pytest.raises(RuntimeError, match="saved input 1|saved input 0"):
+        _grads_after(tg, case, STILL_READ)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            _grads_after(torch, case, STILL_READ)
+
+
 def test_an_op_recorded_before_the_in_place_op_keeps_the_old_place_in_the_graph():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3

@@ -24,7 +24,9 @@ Adding an op:
    Two broadcast operands: subclass Elementwise and write ``compute`` and
    ``gradients`` instead; it casts and undoes broadcasting for you.
 2. Declare what backward reads: ``saved_inputs`` (input positions; () for none)
-   and ``saves_output``, so an in-place change to them raises at backward.
+   and ``saves_output``, so an in-place change to them raises at backward. Where
+   an input is read only for another input's gradient, make ``saved_inputs`` a
+   property of ``self.needs_grad`` (Mul, Div): it then raises exactly where torch does.
 3. Mark it ``trusted=True`` in the class line only once a test checks its
    gradients (gradcheck on float64, tests/test_op_gradients.py): backward then
    skips checking what it returns.

@@ -78,6 +78,13 @@ def floating(x):
     return x if x.dtype.kind in "fc" else x.astype(DEFAULT_FLOAT)
 
 
+def read_for_the_other(needs_grad):
+    """The inputs backward reads when each of two is read only for the other's gradient (a * b,
+    a @ b): a product saves a only if b needs a gradient, and b only if a does (as torch)."""
+    need_a, need_b = needs_grad
+    return (0, 1) if need_a and need_b else (1,) if need_a else (0,)
+
+
 def _fmt(shape):
     return str(tuple(int(n) for n in shape))
 
@@ -151,7 +158,9 @@ class Sub(Elementwise, trusted=True):
 class Mul(Elementwise, trusted=True):
     """f = a * b;  dL/da = g * b,  dL/db = g * a."""
 
-    saved_inputs = (0, 1)
+    @property
+    def saved_inputs(self):  # as torch saves them: b only for dL/da, a only for dL/db
+        return read_for_the_other(self.needs_grad)
 
     def compute(self, a, b):
         self.a, self.b = a, b
@@ -165,7 +174,9 @@ class Mul(Elementwise, trusted=True):
 class Div(Elementwise, trusted=True):
     """f = a / b;  dL/da = g / b,  dL/db = -g * a / b^2."""
 
-    saved_inputs = (0, 1)
+    @property
+    def saved_inputs(self):  # as torch saves them: b for both gradients, a only for dL/db
+        return (0, 1) if self.needs_grad[1] else (1,)
 
     def compute(self, a, b):
         if a.dtype.kind not in "fc":  # int / int is float32, as torch (a and b share a dtype now)
@@ -202,7 +213,9 @@ class FloorDivide(Elementwise, trusted=True):
 class Remainder(Elementwise, trusted=True):
     """f = a - b * floor(a / b) (Python's %, the sign of b);  dL/da = g,  dL/db = -g * floor(a / b)."""
 
-    saved_inputs = (0, 1)
+    @property
+    def saved_inputs(self):  # as torch saves them: dL/da = g reads nothing, dL/db reads a and b
+        return (0, 1) if self.needs_grad[1] else ()
 
     def compute(self, a, b):
         _refuse_integer_zero(b, "%")

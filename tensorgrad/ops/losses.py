@@ -112,6 +112,8 @@ class CrossEntropy(NLLLoss, trusted=True):
     Fused so the backward forms softmax - onehot directly instead of going through log_softmax.
     """
 
+    saved_inputs = ()  # backward reads its own log-softmax, not x (NLLLoss keeps its input saved, as torch)
+
     def forward(self, x, targets, weights, reduction):
         self.logp = log_softmax_array(x, axis=1)
         return super().forward(self.logp, targets, weights, reduction)

@@ -8,13 +8,15 @@ import numpy
 
 from ..autograd import Function, ShapeError
 from ..backend import get_array_module
-from .elementwise import _fmt, sum_to
+from .elementwise import _fmt, read_for_the_other, sum_to
 
 
 class MatMul(Function, trusted=True):
     """f = a @ b (1-D, 2-D or batched, as NumPy);  dL/da = g @ b^T,  dL/db = a^T @ g."""
 
-    saved_inputs = (0, 1)
+    @property
+    def saved_inputs(self):  # as torch saves them: b only for dL/da, a only for dL/db
+        return read_for_the_other(self.needs_grad)
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
