@@ -95,12 +95,20 @@ def test_bad_calls_say_what_is_wrong(call, error, match):
         call()
 
 
-def test_an_init_after_a_forward_makes_that_graphs_backward_raise():
+def test_an_init_after_a_forward_makes_that_graphs_backward_raise_where_torch_does():
+    # The weight is saved only for the input's gradient (as torch saves it): with an input that
+    # requires grad, changing the weight afterwards makes backward raise; with a constant input the
+    # weight's own gradient needs only the input, and backward runs (torch gives the same).
     layer = tg.nn.Linear(3, 2)
-    out = layer(tg.ones(1, 3)).sum()
+    out = layer(tg.ones(1, 3, requires_grad=True)).sum()
     init.zeros_(layer.weight)
     with pytest.raises(RuntimeError, match="modified in place"):
         out.backward()
+    layer = tg.nn.Linear(3, 2)
+    out = layer(tg.ones(1, 3)).sum()
+    init.zeros_(layer.weight)
+    out.backward()
+    assert layer.weight.grad.tolist() == [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
 
 
 def test_the_torch_idiom_for_an_lstm_runs_and_trains():
